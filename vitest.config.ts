@@ -6,6 +6,7 @@ export default defineConfig({
   test: {
     include: ["packages/*/src/**/*.test.ts", "trainer/src/**/*.test.ts", "tests/integration/**/*.test.ts"],
     exclude: ["**/node_modules/**", "tests/e2e/**"],
+    globalSetup: ["tests/global-setup.ts"],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     pool: "forks",

@@ -1,0 +1,5 @@
+export * from "./client";
+export * from "./embedded";
+export * from "./env";
+export * from "./migrate";
+export * from "./schema/index";
