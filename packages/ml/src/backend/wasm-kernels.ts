@@ -1,0 +1,383 @@
+import * as tf from "@tensorflow/tfjs-core";
+
+/**
+ * Training kernels for the wasm backend, composed from its own XNNPACK conv2d (SIMD) through the
+ * engine, so the arithmetic never runs in scalar JS or in the backend's scalar reference loops.
+ *
+ * - Conv2DBackpropFilter (absent from tfjs-backend-wasm 4.22): the conv2d identity
+ *   dW[a,b,ci,co] = sum_{n,i,j} xpad[n, i*s+a, j*s+b, ci] * dy[n,i,j,co]
+ *   is a conv2d whose "batch" is ci, whose "channels" are n, whose filter is dy (spatial size
+ *   Ho x Wo, dilated by the stride) and whose output is the kh x kw filter.
+ * - Conv2DBackpropInput (the backend's own is a scalar loop): split by output phase. For stride s
+ *   the input rows y = s*q + r only receive taps a = a0 + s*k; each of the s*s phases is a
+ *   stride-1 conv2d of dy with a flipped, channel-transposed sub-filter, and the phases are
+ *   interleaved back with two concats and reshapes (no transposes, no zero-inserted work).
+ */
+
+type Pad = "same" | "valid" | number | tf.backend_util.ExplicitPadding;
+type RoundingMode = "floor" | "round" | "ceil";
+
+interface ConvAttrs {
+  strides: [number, number];
+  pad: Pad;
+  dimRoundingMode: RoundingMode | undefined;
+}
+
+function readConvAttrs(attrs: tf.NamedAttrMap | undefined, kernel: string): ConvAttrs {
+  if (attrs === undefined) throw new Error(`${kernel}: missing attributes`);
+  const { strides, pad, dataFormat, dimRoundingMode } = attrs;
+  if (dataFormat !== undefined && dataFormat !== "NHWC") {
+    throw new Error(`${kernel} on wasm supports NHWC only, got ${String(dataFormat)}`);
+  }
+  let s: [number, number];
+  if (typeof strides === "number") s = [strides, strides];
+  else if (Array.isArray(strides) && typeof strides[0] === "number" && typeof strides[1] === "number") {
+    s = [strides[0], strides[1]];
+  } else throw new Error(`${kernel}: bad strides ${JSON.stringify(strides)}`);
+  let p: Pad;
+  if (typeof pad === "number") p = pad;
+  else if (typeof pad === "string") {
+    if (pad !== "same" && pad !== "valid") throw new Error(`${kernel}: bad pad ${pad}`);
+    p = pad;
+  } else if (Array.isArray(pad) && pad.length === 4) p = readExplicitPadding(pad, kernel);
+  else throw new Error(`${kernel}: bad pad ${JSON.stringify(pad)}`);
+  let r: RoundingMode | undefined;
+  if (dimRoundingMode === undefined || dimRoundingMode === null) r = undefined;
+  else if (dimRoundingMode === "floor") r = "floor";
+  else if (dimRoundingMode === "round") r = "round";
+  else if (dimRoundingMode === "ceil") r = "ceil";
+  else throw new Error(`${kernel}: bad dimRoundingMode ${String(dimRoundingMode)}`);
+  return { strides: s, pad: p, dimRoundingMode: r };
+}
+
+function readExplicitPadding(pad: unknown[], kernel: string): tf.backend_util.ExplicitPadding {
+  const pair = (v: unknown): [number, number] => {
+    if (Array.isArray(v) && typeof v[0] === "number" && typeof v[1] === "number") return [v[0], v[1]];
+    throw new Error(`${kernel}: bad explicit padding ${JSON.stringify(pad)}`);
+  };
+  return [pair(pad[0]), pair(pad[1]), pair(pad[2]), pair(pad[3])];
+}
+
+function readShape4(v: unknown, what: string): [number, number, number, number] {
+  if (Array.isArray(v) && v.length === 4) {
+    const [a, b, c, d] = v;
+    if (typeof a === "number" && typeof b === "number" && typeof c === "number" && typeof d === "number") {
+      return [a, b, c, d];
+    }
+  }
+  throw new Error(`${what}: expected a rank-4 shape, got ${JSON.stringify(v)}`);
+}
+
+function asTensor4D(info: tf.TensorInfo | undefined, what: string): tf.Tensor4D {
+  if (info === undefined) throw new Error(`${what}: missing input`);
+  // A Tensor over the kernel input's buffer: it takes its own reference, or disposing it would
+  // free the caller's data.
+  const t = tf.engine().makeTensorFromTensorInfo(info);
+  tf.backend().incRef(info.dataId);
+  const [a, b, c, d] = readShape4(t.shape, what);
+  // A fresh view over the same data id with the static rank the ops below want.
+  return tf.reshape(t, [a, b, c, d]);
+}
+
+/**
+ * dW for conv2d(x, W, strides, pad) given dy, as one XNNPACK conv2d:
+ * input  = x as [Ci, H, W, N] (channels-in-batch), explicitly padded,
+ * filter = dy as [Ho, Wo, N, Co], dilated by the forward stride, stride 1,
+ * output = [Ci, kh', kw', Co] -> first kh x kw -> [kh, kw, Ci, Co].
+ */
+export function conv2dBackpropFilterViaConv(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: [number, number, number, number],
+  strides: [number, number],
+  pad: Pad,
+  dimRoundingMode?: RoundingMode,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape,
+      filterShape,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      "channelsLast",
+    );
+    const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
+    const { top, bottom, left, right } = info.padInfo;
+    const [, ho, wo] = dy.shape;
+    const xT = tf.transpose(x, [3, 1, 2, 0]);
+    const dyT = tf.transpose(dy, [1, 2, 0, 3]);
+    // Rows beyond (Ho-1)*s + kh never meet a filter tap; trim them (or pad fewer) so the output is
+    // exactly kh x kw where possible.
+    const [, h, w] = x.shape;
+    const needH = (ho - 1) * sh + kh;
+    const needW = (wo - 1) * sw + kw;
+    const padBottom = Math.max(0, needH - h - top);
+    const padRight = Math.max(0, needW - w - left);
+    let input = xT;
+    if (h + top + padBottom > needH || w + left + padRight > needW) {
+      const keepH = Math.min(h, needH - top);
+      const keepW = Math.min(w, needW - left);
+      input = tf.slice(xT, [0, 0, 0, 0], [-1, keepH, keepW, -1]);
+    }
+    void bottom;
+    void right;
+    const dw = tf.conv2d(
+      input,
+      dyT,
+      1,
+      [
+        [0, 0],
+        [top, padBottom],
+        [left, padRight],
+        [0, 0],
+      ],
+      "NHWC",
+      [sh, sw],
+    );
+    const [, oh, ow] = dw.shape;
+    const cropped = oh === kh && ow === kw ? dw : tf.slice(dw, [0, 0, 0, 0], [-1, kh, kw, -1]);
+    return tf.transpose(cropped, [1, 2, 0, 3]);
+  });
+}
+
+interface Phase1D {
+  /** First filter tap of this phase. */
+  a0: number;
+  /** Number of taps (may be 0: the phase receives no gradient). */
+  taps: number;
+  /** Padding before dy (negative: drop that many leading dy rows). */
+  padBefore: number;
+}
+
+/**
+ * For one spatial axis: input positions y = s*q + r (q in [0, outLen)) receive
+ * dy[q + c - k] * W[a0 + s*k] with c = (r + padTop - a0) / s, i.e. a stride-1 correlation of dy
+ * with the reversed sub-filter, offset by c - taps + 1.
+ */
+function phase1D(r: number, s: number, k: number, padTop: number): Phase1D {
+  const a0 = (((r + padTop) % s) + s) % s;
+  const taps = a0 < k ? Math.ceil((k - a0) / s) : 0;
+  const c = (r + padTop - a0) / s;
+  return { a0, taps, padBefore: taps - 1 - c };
+}
+
+/** Runs a stride-1 conv2d where padBefore may be negative (drop rows) and trims/pads output to len. */
+function phaseConv(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  rowPhase: Phase1D,
+  colPhase: Phase1D,
+  outH: number,
+  outW: number,
+): tf.Tensor4D {
+  let input = dy;
+  const [, ho, wo] = dy.shape;
+  const dropTop = Math.max(0, -rowPhase.padBefore);
+  const dropLeft = Math.max(0, -colPhase.padBefore);
+  const padTop = Math.max(0, rowPhase.padBefore);
+  const padLeft = Math.max(0, colPhase.padBefore);
+  if (dropTop > 0 || dropLeft > 0) {
+    input = tf.slice(dy, [0, dropTop, dropLeft, 0], [-1, ho - dropTop, wo - dropLeft, -1]);
+  }
+  const [, ih, iw] = input.shape;
+  // Output length = ih + padTop + padBottom - taps + 1 = outH.
+  const padBottom = Math.max(0, outH + rowPhase.taps - 1 - ih - padTop);
+  const padRight = Math.max(0, outW + colPhase.taps - 1 - iw - padLeft);
+  const out = tf.conv2d(input, filter, 1, [
+    [0, 0],
+    [padTop, padBottom],
+    [padLeft, padRight],
+    [0, 0],
+  ]);
+  const [, oh, ow] = out.shape;
+  return oh === outH && ow === outW ? out : tf.slice(out, [0, 0, 0, 0], [-1, outH, outW, -1]);
+}
+
+/** dx for conv2d(x, W, strides, pad) given dy, from s*s stride-1 XNNPACK convolutions. */
+export function conv2dBackpropInputViaConv(
+  inputShape: [number, number, number, number],
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  strides: [number, number],
+  pad: Pad,
+  dimRoundingMode?: RoundingMode,
+): tf.Tensor4D {
+  return tf.tidy((): tf.Tensor4D => {
+    const info = tf.backend_util.computeConv2DInfo(
+      inputShape,
+      readShape4(filter.shape, "filter"),
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      "channelsLast",
+    );
+    const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
+    const [n, h, w, ci] = inputShape;
+    const qh = Math.ceil(h / sh);
+    const qw = Math.ceil(w / sw);
+    // W [kh, kw, Ci, Co] -> flipped spatially, channels swapped: [kh, kw, Co, Ci].
+    const flipped = tf.reverse(tf.transpose(filter, [0, 1, 3, 2]), [0, 1]);
+    const rows: tf.Tensor4D[] = [];
+    for (let r = 0; r < sh; r++) {
+      const rowPhase = phase1D(r, sh, kh, info.padInfo.top);
+      const cols: tf.Tensor4D[] = [];
+      for (let c = 0; c < sw; c++) {
+        const colPhase = phase1D(c, sw, kw, info.padInfo.left);
+        if (rowPhase.taps === 0 || colPhase.taps === 0) {
+          cols.push(tf.zeros([n, qh, qw, ci]));
+          continue;
+        }
+        // Taps a0, a0+s, ... reversed: in the flipped filter they sit at kh-1-a0, kh-1-a0-s, ...
+        const lastRow = kh - 1 - (rowPhase.a0 + sh * (rowPhase.taps - 1));
+        const lastCol = kw - 1 - (colPhase.a0 + sw * (colPhase.taps - 1));
+        const sub =
+          sh === 1 && sw === 1
+            ? flipped
+            : tf.stridedSlice(
+                flipped,
+                [lastRow, lastCol, 0, 0],
+                [lastRow + sh * (rowPhase.taps - 1) + 1, lastCol + sw * (colPhase.taps - 1) + 1, -1, -1],
+                [sh, sw, 1, 1],
+                0b1100,
+                0b1100,
+              );
+        cols.push(
+          phaseConv(dy, tf.reshape(sub, readShape4(sub.shape, "sub-filter")), rowPhase, colPhase, qh, qw),
+        );
+      }
+      // [N, qh, qw, sw*Ci] -> [N, qh, qw*sw, Ci]: column q*sw + c.
+      const rowBlock: tf.Tensor4D | undefined =
+        sw === 1 ? cols[0] : tf.reshape(tf.concat(cols, 3), [n, qh, qw * sw, ci]);
+      if (rowBlock === undefined) throw new Error("conv2dBackpropInput: no column phase");
+      rows.push(rowBlock);
+    }
+    // [N, qh, sh*qw*sw, Ci] -> [N, qh*sh, qw*sw, Ci]: row q*sh + r.
+    const full: tf.Tensor4D | undefined =
+      sh === 1 ? rows[0] : tf.reshape(tf.concat(rows, 2), [n, qh * sh, qw * sw, ci]);
+    if (full === undefined) throw new Error("conv2dBackpropInput: no row phase");
+    const [, fh, fw] = full.shape;
+    return fh === h && fw === w ? full : tf.slice(full, [0, 0, 0, 0], [n, h, w, ci]);
+  });
+}
+
+const conv2DBackpropFilterKernel: tf.KernelFunc = ({ inputs, attrs }) => {
+  const { strides, pad, dimRoundingMode } = readConvAttrs(attrs, "Conv2DBackpropFilter");
+  const filterShape = readShape4(attrs?.filterShape, "Conv2DBackpropFilter filterShape");
+  return tf.tidy(() =>
+    conv2dBackpropFilterViaConv(
+      asTensor4D(inputs.x, "Conv2DBackpropFilter x"),
+      asTensor4D(inputs.dy, "Conv2DBackpropFilter dy"),
+      filterShape,
+      strides,
+      pad,
+      dimRoundingMode,
+    ),
+  );
+};
+
+const conv2DBackpropInputKernel: tf.KernelFunc = ({ inputs, attrs }) => {
+  const { strides, pad, dimRoundingMode } = readConvAttrs(attrs, "Conv2DBackpropInput");
+  const inputShape = readShape4(attrs?.inputShape, "Conv2DBackpropInput inputShape");
+  return tf.tidy(() =>
+    conv2dBackpropInputViaConv(
+      inputShape,
+      asTensor4D(inputs.dy, "Conv2DBackpropInput dy"),
+      asTensor4D(inputs.filter, "Conv2DBackpropInput filter"),
+      strides,
+      pad,
+      dimRoundingMode,
+    ),
+  );
+};
+
+/**
+ * The batch-norm gradient of tfjs-core tiles rsqrt(variance) to the full activation shape before
+ * multiplying; a broadcast multiply gives the same values without the full-size copy. Same math
+ * otherwise (checked against finite differences in the tests), for every backend.
+ */
+const fusedBatchNormGrad: tf.GradConfig = {
+  kernelName: tf.FusedBatchNorm,
+  inputsToSave: ["x", "mean", "variance", "scale"],
+  gradFunc: (dyIn, saved, attrs) => {
+    const dy = Array.isArray(dyIn) ? dyIn[0] : dyIn;
+    const [x, mean, variance, scale] = saved;
+    if (dy === undefined || x === undefined || mean === undefined || variance === undefined) {
+      throw new Error("FusedBatchNorm gradient: missing saved tensors");
+    }
+    const eps = typeof attrs.varianceEpsilon === "number" ? attrs.varianceEpsilon : 0.001;
+    const scaleValue = scale ?? tf.scalar(1);
+    const reductionAxes = tf.backend_util.getReductionAxes(mean.shape, x.shape);
+    const reduce = (t: tf.Tensor) => (mean.rank === 1 ? tf.sum(t, reductionAxes) : t);
+    const invStd = tf.rsqrt(tf.add(variance, tf.scalar(eps)));
+    return {
+      x: () => tf.reshape(tf.mul(dy, tf.mul(invStd, scaleValue)), x.shape),
+      mean: () => tf.reshape(reduce(tf.mul(dy, tf.neg(tf.mul(invStd, scaleValue)))), mean.shape),
+      variance: () => {
+        const minusHalfRCube = tf.mul(tf.pow(invStd, tf.scalar(3)), tf.scalar(-0.5));
+        const xMinusMean = tf.sub(x, mean);
+        return tf.reshape(
+          reduce(tf.mul(tf.mul(dy, scaleValue), tf.mul(xMinusMean, minusHalfRCube))),
+          mean.shape,
+        );
+      },
+      scale: () => tf.reshape(reduce(tf.mul(dy, tf.mul(tf.sub(x, mean), invStd))), mean.shape),
+      offset: () => tf.reshape(reduce(dy), mean.shape),
+    };
+  },
+};
+
+export type Conv2DBackpropInputVariant = "fast" | "builtin";
+
+let builtinBackpropInput: tf.KernelConfig | undefined;
+let registered = false;
+
+/**
+ * Registers the wasm training kernels (idempotent). Call before or after the wasm backend starts;
+ * initBackend() does it for you.
+ */
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  registered = true;
+  if (tf.getKernel(tf.Conv2DBackpropFilter, "wasm") === undefined) {
+    tf.registerKernel({
+      kernelName: tf.Conv2DBackpropFilter,
+      backendName: "wasm",
+      kernelFunc: conv2DBackpropFilterKernel,
+    });
+  }
+  setConv2DBackpropInputVariant("fast");
+  tf.registerGradient(fusedBatchNormGrad);
+}
+
+/** Switches the wasm Conv2DBackpropInput between ours and the backend's own (for A/B benchmarks). */
+export function setConv2DBackpropInputVariant(variant: Conv2DBackpropInputVariant): void {
+  const current = tf.getKernel(tf.Conv2DBackpropInput, "wasm");
+  if (
+    builtinBackpropInput === undefined &&
+    current !== undefined &&
+    current.kernelFunc !== conv2DBackpropInputKernel
+  ) {
+    builtinBackpropInput = current;
+  }
+  if (current !== undefined) tf.unregisterKernel(tf.Conv2DBackpropInput, "wasm");
+  if (variant === "fast") {
+    tf.registerKernel({
+      kernelName: tf.Conv2DBackpropInput,
+      backendName: "wasm",
+      kernelFunc: conv2DBackpropInputKernel,
+    });
+    return;
+  }
+  if (builtinBackpropInput === undefined)
+    throw new Error("the wasm backend's own Conv2DBackpropInput is not loaded");
+  tf.registerKernel(builtinBackpropInput);
+  // Its setup (binding the wasm export) only runs when the backend starts; run it if it already has.
+  const setup = builtinBackpropInput.setupFunc;
+  const wasm = tf.findBackend("wasm");
+  if (setup !== undefined && wasm !== null && wasm !== undefined) setup(wasm);
+}
