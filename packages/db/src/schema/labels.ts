@@ -41,6 +41,8 @@ export const reads = pgTable(
     /** Whether model output was visible before submitting, and which version. */
     assisted: boolean().notNull().default(false),
     modelVersionId: uuid(),
+    /** When the lease it was submitted under would have expired: undo is allowed until then. */
+    leaseExpiresAt: timestamp({ withTimezone: true }),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
