@@ -10,6 +10,7 @@ import { getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs
 import * as tf from "@tensorflow/tfjs-core";
 import { readMlEnv } from "../env";
 import { registerWasmTrainingKernels } from "./wasm-kernels";
+import { enableWasmThreadsInNode, withLogicalCoresForWasm } from "./wasm-threads";
 
 export type BackendName = "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
 
@@ -36,6 +37,7 @@ const NATIVE_PACKAGE: Record<"tensorflow-gpu" | "tensorflow", string> = {
 };
 
 let chosen: Promise<BackendInfo> | null = null;
+let threadNote: string | null = null;
 
 /**
  * Chooses and activates the TF.js backend once per process. Later calls return the first
@@ -89,8 +91,9 @@ async function tryActivate(name: BackendName, threads: number): Promise<string |
       const distDir = path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm"));
       setWasmPaths(`${distDir}${path.sep}`);
       setThreadsCount(threads);
+      threadNote = threads > 1 ? enableWasmThreadsInNode() : "1 thread requested";
       registerWasmTrainingKernels();
-      const ok = await tf.setBackend("wasm");
+      const ok = await withLogicalCoresForWasm(threads, () => tf.setBackend("wasm"));
       return ok ? null : "setBackend failed";
     }
     const ok = await tf.setBackend("cpu");
@@ -120,6 +123,7 @@ function describe(name: BackendName, skipped: string[]): string {
   if (name === "wasm") {
     const simd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT");
     parts.push(`simd=${simd}`, `threads=${getThreadsCount()}`);
+    if (threadNote !== null) parts.push(`single-threaded: ${threadNote}`);
   }
   if (skipped.length > 0) parts.push(`skipped ${skipped.join("; ")}`);
   return parts.join(", ");
