@@ -1,0 +1,464 @@
+/**
+ * Reads: an annotator's label of an image (normal/abnormal gate, then one value per finding), or a
+ * skip with a reason. One read per annotator per image (reads_image_user_idx): a second submit is a
+ * CONFLICT, never a second row. A read is submitted under the annotator's lease; submitting releases
+ * the lease and lowers the image's readsNeeded (a skip does not: someone else still has to read it).
+ * Undo works while the lease would still have held; a read can be changed until a lead adjudicates.
+ */
+import {
+  type DbOrTx,
+  datasets,
+  type FindingValue,
+  type GateValue,
+  images,
+  type LabelSchema,
+  reads,
+} from "@xray/db";
+import { and, count, desc, eq, gte, lt, sql } from "drizzle-orm";
+import type { Actor } from "./actor";
+import { recordAudit } from "./audit";
+import { notFound, ServiceError } from "./errors";
+
+export const FINDING_VALUES: readonly FindingValue[] = ["positive", "negative", "uncertain"];
+export const GATE_VALUES: readonly GateValue[] = ["normal", "abnormal"];
+
+/**
+ * Checks a label against the dataset's schema and returns the findings to store. Keys must be
+ * findings of the schema, values positive/negative/uncertain; a normal gate allows only negative
+ * findings (or none: normal means every finding is negative).
+ */
+export function validateLabel(
+  schema: LabelSchema,
+  gate: string,
+  findings: Record<string, string>,
+): { gate: GateValue; findings: Record<string, FindingValue> } {
+  if (gate !== "normal" && gate !== "abnormal")
+    throw new ServiceError("BAD_REQUEST", `gate must be normal or abnormal, not ${JSON.stringify(gate)}`);
+  const keys = new Set(schema.findings.map((f) => f.key));
+  const out: Record<string, FindingValue> = {};
+  for (const [key, value] of Object.entries(findings)) {
+    if (!keys.has(key)) throw new ServiceError("BAD_REQUEST", `unknown finding ${JSON.stringify(key)}`);
+    if (value !== "positive" && value !== "negative" && value !== "uncertain")
+      throw new ServiceError("BAD_REQUEST", `finding ${key} must be positive, negative or uncertain`);
+    if (gate === "normal" && value !== "negative")
+      throw new ServiceError("BAD_REQUEST", `a normal image cannot have finding ${key} ${value}`);
+    out[key] = value;
+  }
+  return { gate, findings: out };
+}
+
+export interface ReadRecord {
+  id: string;
+  imageId: string;
+  datasetId: string;
+  userId: string;
+  kind: "read" | "skip";
+  gate: GateValue | null;
+  findings: Record<string, FindingValue>;
+  skipReason: string | null;
+  flagged: boolean;
+  flagReason: string | null;
+  timeSpentMs: number;
+  assisted: boolean;
+  modelVersionId: string | null;
+  leaseExpiresAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const readColumns = {
+  id: reads.id,
+  imageId: reads.imageId,
+  datasetId: reads.datasetId,
+  userId: reads.userId,
+  kind: reads.kind,
+  gate: reads.gate,
+  findings: reads.findings,
+  skipReason: reads.skipReason,
+  flagged: reads.flagged,
+  flagReason: reads.flagReason,
+  timeSpentMs: reads.timeSpentMs,
+  assisted: reads.assisted,
+  modelVersionId: reads.modelVersionId,
+  leaseExpiresAt: reads.leaseExpiresAt,
+  createdAt: reads.createdAt,
+  updatedAt: reads.updatedAt,
+};
+
+function checkTime(ms: number | undefined): number {
+  const v = ms ?? 0;
+  if (!Number.isFinite(v) || v < 0) throw new ServiceError("BAD_REQUEST", "timeSpentMs must be >= 0");
+  // An int column; a tab left open for weeks is not a real reading time anyway.
+  return Math.min(Math.round(v), 2_147_483_647);
+}
+
+async function schemaOf(db: DbOrTx, datasetId: string): Promise<LabelSchema> {
+  const [row] = await db
+    .select({ labelSchema: datasets.labelSchema })
+    .from(datasets)
+    .where(eq(datasets.id, datasetId));
+  if (!row) throw notFound("dataset");
+  return row.labelSchema;
+}
+
+async function hasGold(db: DbOrTx, imageId: string): Promise<boolean> {
+  const res = await db.execute(
+    sql`select 1 from gold_labels where image_id = ${imageId} and superseded_at is null limit 1`,
+  );
+  return res.rows.length > 0;
+}
+
+/**
+ * Takes the caller's unexpired lease on the image (deleting it) inside the caller's transaction, or
+ * explains why there is none: CONFLICT when they already read or skipped it, PRECONDITION_FAILED when
+ * their lease expired or was never theirs.
+ */
+async function consumeLease(
+  tx: DbOrTx,
+  actor: Actor,
+  imageId: string,
+): Promise<{ datasetId: string; expiresAt: Date }> {
+  const existing = await tx.execute(
+    sql`select 1 from reads where image_id = ${imageId} and user_id = ${actor.id} limit 1`,
+  );
+  if (existing.rows.length > 0)
+    throw new ServiceError(
+      "CONFLICT",
+      "you already submitted this image; change your read from My reads instead",
+    );
+  const res = await tx.execute<{ dataset_id: string; expires_at: Date }>(sql`
+    delete from leases where image_id = ${imageId} and user_id = ${actor.id} and expires_at > now()
+    returning dataset_id, expires_at`);
+  const lease = res.rows[0];
+  if (!lease)
+    throw new ServiceError(
+      "PRECONDITION_FAILED",
+      "you do not hold this image (the lease expired or was never yours); ask for the next image",
+    );
+  return { datasetId: lease.dataset_id, expiresAt: new Date(lease.expires_at) };
+}
+
+export interface SubmitReadOptions {
+  actor: Actor;
+  imageId: string;
+  gate: GateValue;
+  findings: Record<string, FindingValue>;
+  timeSpentMs: number;
+  flagged?: boolean;
+  flagReason?: string;
+  assisted?: boolean;
+  modelVersionId?: string | null;
+}
+
+/** Stores the read atomically: lease consumed, one row inserted, readsNeeded lowered, audited. */
+export async function submitRead(db: DbOrTx, opts: SubmitReadOptions): Promise<ReadRecord> {
+  const { actor, imageId } = opts;
+  return await db.transaction(async (tx) => {
+    const lease = await consumeLease(tx, actor, imageId);
+    const label = validateLabel(await schemaOf(tx, lease.datasetId), opts.gate, opts.findings);
+    const [row] = await tx
+      .insert(reads)
+      .values({
+        imageId,
+        datasetId: lease.datasetId,
+        userId: actor.id,
+        kind: "read",
+        gate: label.gate,
+        findings: label.findings,
+        flagged: opts.flagged ?? false,
+        flagReason: opts.flagged ? (opts.flagReason ?? null) : null,
+        timeSpentMs: checkTime(opts.timeSpentMs),
+        assisted: opts.assisted ?? false,
+        modelVersionId: opts.modelVersionId ?? null,
+        leaseExpiresAt: lease.expiresAt,
+      })
+      .onConflictDoNothing()
+      .returning(readColumns);
+    if (!row) throw new ServiceError("CONFLICT", "you already submitted this image");
+    await tx
+      .update(images)
+      .set({ readsNeeded: sql`greatest(${images.readsNeeded} - 1, 0)` })
+      .where(eq(images.id, imageId));
+    await recordAudit(tx, {
+      actorId: actor.id,
+      action: "read.submit",
+      resourceType: "read",
+      resourceId: row.id,
+      datasetId: lease.datasetId,
+      details: { imageId, gate: label.gate, findings: label.findings, flagged: row.flagged },
+    });
+    return row;
+  });
+}
+
+export interface SkipImageOptions {
+  actor: Actor;
+  imageId: string;
+  reason: string;
+  timeSpentMs?: number;
+  flagged?: boolean;
+  flagReason?: string;
+}
+
+/** Records that this annotator will not read the image (it stays in the queue for the others). */
+export async function skipImage(db: DbOrTx, opts: SkipImageOptions): Promise<ReadRecord> {
+  const reason = opts.reason.trim();
+  if (!reason) throw new ServiceError("BAD_REQUEST", "a skip needs a reason");
+  return await db.transaction(async (tx) => {
+    const lease = await consumeLease(tx, opts.actor, opts.imageId);
+    const [row] = await tx
+      .insert(reads)
+      .values({
+        imageId: opts.imageId,
+        datasetId: lease.datasetId,
+        userId: opts.actor.id,
+        kind: "skip",
+        gate: null,
+        findings: {},
+        skipReason: reason,
+        flagged: opts.flagged ?? false,
+        flagReason: opts.flagged ? (opts.flagReason ?? null) : null,
+        timeSpentMs: checkTime(opts.timeSpentMs),
+        leaseExpiresAt: lease.expiresAt,
+      })
+      .onConflictDoNothing()
+      .returning(readColumns);
+    if (!row) throw new ServiceError("CONFLICT", "you already submitted this image");
+    await recordAudit(tx, {
+      actorId: opts.actor.id,
+      action: "read.skip",
+      resourceType: "read",
+      resourceId: row.id,
+      datasetId: lease.datasetId,
+      details: { imageId: opts.imageId, reason, flagged: row.flagged },
+    });
+    return row;
+  });
+}
+
+export interface FlagImageOptions {
+  actor: Actor;
+  imageId: string;
+  /** Default true; false removes the flag. */
+  flagged?: boolean;
+  reason?: string;
+}
+
+/**
+ * Flags (or unflags) the caller's read or skip of an image for a lead. To flag while reading, pass
+ * `flagged` to submitRead / skipImage; this is for an image already submitted.
+ */
+export async function flagImage(db: DbOrTx, opts: FlagImageOptions): Promise<ReadRecord> {
+  const flagged = opts.flagged ?? true;
+  return await db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(reads)
+      .set({
+        flagged,
+        flagReason: flagged ? (opts.reason?.trim() ?? null) : null,
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(reads.imageId, opts.imageId), eq(reads.userId, opts.actor.id)))
+      .returning(readColumns);
+    if (!row) throw notFound("your read of this image");
+    await recordAudit(tx, {
+      actorId: opts.actor.id,
+      action: flagged ? "read.flag" : "read.unflag",
+      resourceType: "read",
+      resourceId: row.id,
+      datasetId: row.datasetId,
+      details: { imageId: opts.imageId, reason: row.flagReason },
+    });
+    return row;
+  });
+}
+
+export interface UndoLastReadOptions {
+  actor: Actor;
+  /** The read to undo; default the caller's most recent read or skip. */
+  imageId?: string;
+  datasetId?: string;
+}
+
+/**
+ * Takes back a read or skip while the lease it was submitted under would still hold: the read is
+ * deleted, readsNeeded restored and the lease given back to the caller until its original expiry.
+ */
+export async function undoLastRead(
+  db: DbOrTx,
+  opts: UndoLastReadOptions,
+): Promise<{ imageId: string; leaseExpiresAt: Date }> {
+  const { actor } = opts;
+  return await db.transaction(async (tx) => {
+    const conditions = [eq(reads.userId, actor.id)];
+    if (opts.imageId) conditions.push(eq(reads.imageId, opts.imageId));
+    if (opts.datasetId) conditions.push(eq(reads.datasetId, opts.datasetId));
+    const [last] = await tx
+      .select(readColumns)
+      .from(reads)
+      .where(and(...conditions))
+      .orderBy(desc(reads.createdAt))
+      .limit(1)
+      .for("update");
+    if (!last) throw notFound("a read to undo");
+    const until = last.leaseExpiresAt;
+    if (!until || until.getTime() <= Date.now())
+      throw new ServiceError(
+        "PRECONDITION_FAILED",
+        "too late to undo: the lease has expired (change the read instead)",
+      );
+    // Lock the image against a concurrent adjudication, then check it has none.
+    await tx.execute(sql`select 1 from images where id = ${last.imageId} for update`);
+    if (await hasGold(tx, last.imageId))
+      throw new ServiceError("CONFLICT", "a lead has adjudicated this image; it can no longer be undone");
+    const lease = await tx.execute<{ expires_at: Date }>(sql`
+      insert into leases (image_id, user_id, dataset_id, expires_at, created_at)
+      values (${last.imageId}, ${actor.id}, ${last.datasetId}, ${until.toISOString()}, now())
+      on conflict (image_id) do update
+        set user_id = excluded.user_id, expires_at = excluded.expires_at, created_at = excluded.created_at
+        where leases.expires_at <= now() or leases.user_id = excluded.user_id
+      returning expires_at`);
+    if (lease.rows.length === 0)
+      throw new ServiceError("CONFLICT", "another annotator holds this image now; change the read instead");
+    await tx.delete(reads).where(and(eq(reads.id, last.id), eq(reads.userId, actor.id)));
+    if (last.kind === "read")
+      await tx
+        .update(images)
+        .set({ readsNeeded: sql`${images.readsNeeded} + 1` })
+        .where(eq(images.id, last.imageId));
+    await recordAudit(tx, {
+      actorId: actor.id,
+      action: "read.undo",
+      resourceType: "read",
+      resourceId: last.id,
+      datasetId: last.datasetId,
+      details: { imageId: last.imageId, kind: last.kind, gate: last.gate, findings: last.findings },
+    });
+    return { imageId: last.imageId, leaseExpiresAt: until };
+  });
+}
+
+export interface ChangeReadOptions {
+  actor: Actor;
+  imageId: string;
+  gate: GateValue;
+  findings: Record<string, FindingValue>;
+  flagged?: boolean;
+  flagReason?: string;
+  /** Added to the read's time spent. */
+  timeSpentMs?: number;
+}
+
+/** Changes the caller's read (a skip becomes a read) until the image has a gold label. */
+export async function changeRead(db: DbOrTx, opts: ChangeReadOptions): Promise<ReadRecord> {
+  const { actor, imageId } = opts;
+  return await db.transaction(async (tx) => {
+    const [before] = await tx
+      .select(readColumns)
+      .from(reads)
+      .where(and(eq(reads.imageId, imageId), eq(reads.userId, actor.id)))
+      .for("update");
+    if (!before) throw notFound("your read of this image");
+    // The image row lock serialises this with adjudicate(), which updates the same row.
+    await tx.execute(sql`select 1 from images where id = ${imageId} for share`);
+    if (await hasGold(tx, imageId))
+      throw new ServiceError("CONFLICT", "a lead has adjudicated this image; the read can no longer change");
+    const label = validateLabel(await schemaOf(tx, before.datasetId), opts.gate, opts.findings);
+    const flagged = opts.flagged ?? before.flagged;
+    const [row] = await tx
+      .update(reads)
+      .set({
+        kind: "read",
+        gate: label.gate,
+        findings: label.findings,
+        skipReason: null,
+        flagged,
+        flagReason: flagged ? (opts.flagReason ?? before.flagReason) : null,
+        timeSpentMs: checkTime(before.timeSpentMs + (opts.timeSpentMs ?? 0)),
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(reads.id, before.id), eq(reads.userId, actor.id)))
+      .returning(readColumns);
+    if (!row) throw notFound("your read of this image");
+    if (before.kind === "skip")
+      await tx
+        .update(images)
+        .set({ readsNeeded: sql`greatest(${images.readsNeeded} - 1, 0)` })
+        .where(eq(images.id, imageId));
+    await recordAudit(tx, {
+      actorId: actor.id,
+      action: "read.change",
+      resourceType: "read",
+      resourceId: row.id,
+      datasetId: row.datasetId,
+      details: {
+        imageId,
+        before: { kind: before.kind, gate: before.gate, findings: before.findings },
+        after: { gate: label.gate, findings: label.findings },
+      },
+    });
+    return row;
+  });
+}
+
+export interface MyReadsOptions {
+  actor: Actor;
+  datasetId?: string;
+  kind?: "read" | "skip";
+  gate?: GateValue;
+  flagged?: boolean;
+  /** Only reads whose image has (true) or has not (false) a gold label. */
+  adjudicated?: boolean;
+  since?: Date;
+  until?: Date;
+  limit?: number;
+  offset?: number;
+}
+
+export interface MyRead extends ReadRecord {
+  thumbnailKey: string;
+  originalFilename: string;
+  adjudicated: boolean;
+  canUndo: boolean;
+  canChange: boolean;
+}
+
+/** The caller's reads, newest first, filtered and paged; `total` counts all matches. */
+export async function myReads(db: DbOrTx, opts: MyReadsOptions): Promise<{ items: MyRead[]; total: number }> {
+  const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
+  const offset = Math.max(opts.offset ?? 0, 0);
+  const gold = sql<boolean>`exists (select 1 from gold_labels g where g.image_id = ${reads.imageId} and g.superseded_at is null)`;
+  const conditions = [eq(reads.userId, opts.actor.id)];
+  if (opts.datasetId) conditions.push(eq(reads.datasetId, opts.datasetId));
+  if (opts.kind) conditions.push(eq(reads.kind, opts.kind));
+  if (opts.gate) conditions.push(eq(reads.gate, opts.gate));
+  if (opts.flagged !== undefined) conditions.push(eq(reads.flagged, opts.flagged));
+  if (opts.since) conditions.push(gte(reads.createdAt, opts.since));
+  if (opts.until) conditions.push(lt(reads.createdAt, opts.until));
+  if (opts.adjudicated !== undefined) conditions.push(opts.adjudicated ? gold : sql`not ${gold}`);
+  const where = and(...conditions);
+  const rows = await db
+    .select({
+      ...readColumns,
+      thumbnailKey: images.thumbnailKey,
+      originalFilename: images.originalFilename,
+      adjudicated: gold,
+    })
+    .from(reads)
+    .innerJoin(images, eq(images.id, reads.imageId))
+    .where(where)
+    .orderBy(desc(reads.createdAt), desc(reads.id))
+    .limit(limit)
+    .offset(offset);
+  const [total] = await db.select({ n: count() }).from(reads).where(where);
+  const now = Date.now();
+  return {
+    items: rows.map((r) => ({
+      ...r,
+      adjudicated: Boolean(r.adjudicated),
+      canUndo: !r.adjudicated && r.leaseExpiresAt !== null && r.leaseExpiresAt.getTime() > now,
+      canChange: !r.adjudicated,
+    })),
+    total: total?.n ?? 0,
+  };
+}
