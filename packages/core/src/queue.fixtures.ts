@@ -16,7 +16,7 @@ export const TEST_SCHEMA: LabelSchema = {
   ],
 };
 
-export async function seedUsers(db: DbOrTx, role: UserRole, n: number, prefix = role): Promise<Actor[]> {
+export async function seedUsers(db: DbOrTx, role: UserRole, n: number, prefix: string = role): Promise<Actor[]> {
   const rows = await db
     .insert(users)
     .values(
