@@ -1,0 +1,350 @@
+/**
+ * Batched grey-scale image ops with per-sample parameters, as tfjs-core tensor ops. Images are
+ * [N, H, W, 1] float32 in [0, 1]. Each op takes plain per-sample numbers (drawn by the caller from a
+ * seeded Rng) so that results are deterministic, and every op is its own tf.tidy.
+ *
+ * Backend notes (tfjs 4.22): the cpu Transform kernel returns after the first image of a batch (the
+ * rest stay at the fill value), so on cpu `affine` transforms one image at a time; the wasm GatherV2
+ * kernel mishandles batchDims, so `equalize` gathers from a flattened table instead.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+
+export interface AffineParams {
+  /** Mirror left-right. */
+  flip?: boolean;
+  /** Rotation in radians (positive = clockwise on screen, since y points down). */
+  rotate?: number;
+  shearX?: number;
+  shearY?: number;
+  /** Isotropic zoom (> 1 enlarges the content). */
+  scale?: number;
+  /** Translation of the content in pixels (+x right, +y down). */
+  tx?: number;
+  ty?: number;
+}
+
+export type FillMode = "reflect" | "nearest" | "constant" | "wrap";
+
+export function assertImages(x: tf.Tensor, where: string): asserts x is tf.Tensor4D {
+  if (x.rank !== 4 || x.shape[3] !== 1)
+    throw new RangeError(`${where}: expected [N, H, W, 1] grey-scale images, got [${x.shape.join(", ")}]`);
+  if (x.dtype !== "float32") throw new RangeError(`${where}: expected float32 images, got ${x.dtype}`);
+}
+
+function perSample(values: ReadonlyArray<number>, n: number, where: string): tf.Tensor4D {
+  if (values.length !== n) throw new RangeError(`${where}: ${values.length} parameters for ${n} images`);
+  return tf.tensor4d(Array.from(values), [n, 1, 1, 1]);
+}
+
+/**
+ * The 8 projective-transform coefficients (tf.image.transform: output pixel -> input pixel) of
+ * an affine map about the image centre: p_out = c + t + R * Sh * S * F * (p_in - c).
+ */
+export function affineCoefficients(p: AffineParams, height: number, width: number): number[] {
+  const cx = (width - 1) / 2;
+  const cy = (height - 1) / 2;
+  const f = p.flip ? -1 : 1;
+  const s = p.scale ?? 1;
+  const th = p.rotate ?? 0;
+  const shx = p.shearX ?? 0;
+  const shy = p.shearY ?? 0;
+  const cos = Math.cos(th);
+  const sin = Math.sin(th);
+  // R * Sh, with Sh = [[1, shx], [shy, 1]]
+  const rs00 = cos - sin * shy;
+  const rs01 = cos * shx - sin;
+  const rs10 = sin + cos * shy;
+  const rs11 = sin * shx + cos;
+  // * S * F
+  const m00 = rs00 * s * f;
+  const m01 = rs01 * s;
+  const m10 = rs10 * s * f;
+  const m11 = rs11 * s;
+  const det = m00 * m11 - m01 * m10;
+  if (Math.abs(det) < 1e-9) throw new RangeError("affineCoefficients: singular transform");
+  const i00 = m11 / det;
+  const i01 = -m01 / det;
+  const i10 = -m10 / det;
+  const i11 = m00 / det;
+  const ox = cx + (p.tx ?? 0);
+  const oy = cy + (p.ty ?? 0);
+  return [i00, i01, cx - (i00 * ox + i01 * oy), i10, i11, cy - (i10 * ox + i11 * oy), 0, 0];
+}
+
+function isIdentity(p: AffineParams): boolean {
+  return !p.flip && !p.rotate && !p.shearX && !p.shearY && (p.scale ?? 1) === 1 && !p.tx && !p.ty;
+}
+
+/** Per-sample affine warp with bilinear sampling; identity samples are passed through untouched. */
+export function affine(
+  x: tf.Tensor4D,
+  params: ReadonlyArray<AffineParams>,
+  fillMode: FillMode = "reflect",
+  fillValue = 0,
+): tf.Tensor4D {
+  assertImages(x, "affine");
+  const [n, h, w] = x.shape;
+  if (params.length !== n) throw new RangeError(`affine: ${params.length} parameter sets for ${n} images`);
+  if (params.every(isIdentity)) return tf.tidy(() => tf.clone(x));
+  return tf.tidy(() => {
+    const coeffs = params.map((p) => affineCoefficients(p, h, w));
+    if (tf.getBackend() !== "cpu") {
+      return tf.image.transform(x, tf.tensor2d(coeffs, [n, 8]), "bilinear", fillMode, fillValue);
+    }
+    const parts = tf
+      .split(x, n, 0)
+      .map((xi, i) =>
+        isIdentity(params[i] as AffineParams)
+          ? xi
+          : tf.image.transform(
+              xi as tf.Tensor4D,
+              tf.tensor2d([coeffs[i] as number[]], [1, 8]),
+              "bilinear",
+              fillMode,
+              fillValue,
+            ),
+      );
+    return tf.concat(parts, 0) as tf.Tensor4D;
+  });
+}
+
+export function clip01(x: tf.Tensor4D): tf.Tensor4D {
+  return tf.clipByValue(x, 0, 1);
+}
+
+/** x + delta_i, clipped. */
+export function brightness(x: tf.Tensor4D, delta: ReadonlyArray<number>): tf.Tensor4D {
+  return tf.tidy(() => clip01(tf.add(x, perSample(delta, x.shape[0], "brightness"))));
+}
+
+/** Scale each image's deviation from its own mean by factor_i, clipped. */
+export function contrast(x: tf.Tensor4D, factor: ReadonlyArray<number>): tf.Tensor4D {
+  return tf.tidy(() => {
+    const m = tf.mean(x, [1, 2, 3], true);
+    return clip01(tf.add(tf.mul(tf.sub(x, m), perSample(factor, x.shape[0], "contrast")), m));
+  });
+}
+
+/** x^gamma_i (gamma > 0). */
+export function gamma(x: tf.Tensor4D, g: ReadonlyArray<number>): tf.Tensor4D {
+  if (g.some((v) => !(v > 0))) throw new RangeError("gamma: every gamma must be > 0");
+  return tf.tidy(() => clip01(tf.pow(tf.clipByValue(x, 0, 1), perSample(g, x.shape[0], "gamma"))));
+}
+
+/** Reflect padding by r pixels on both spatial axes (r is capped at size - 1 by the callers). */
+function mirrorPad(x: tf.Tensor4D, r: number): tf.Tensor4D {
+  return tf.mirrorPad(
+    x,
+    [
+      [0, 0],
+      [r, r],
+      [r, r],
+      [0, 0],
+    ],
+    "reflect",
+  );
+}
+
+/** PIL-style sharpness: blend from the smoothed image (factor 0) through the original (1) and beyond (sharpened). */
+export function sharpness(x: tf.Tensor4D, factor: ReadonlyArray<number>): tf.Tensor4D {
+  return tf.tidy(() => {
+    const k = tf.tensor4d(
+      [1, 1, 1, 1, 5, 1, 1, 1, 1].map((v) => v / 13),
+      [3, 3, 1, 1],
+    );
+    if (Math.min(x.shape[1], x.shape[2]) < 2) return tf.clone(x);
+    const smooth = tf.conv2d(mirrorPad(x, 1), k, 1, "valid");
+    const f = perSample(factor, x.shape[0], "sharpness");
+    return clip01(tf.add(smooth, tf.mul(f, tf.sub(x, smooth))));
+  });
+}
+
+function where(mask: ReadonlyArray<boolean>, a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D {
+  const m = tf.tensor4d(
+    mask.map((v) => (v ? 1 : 0)),
+    [mask.length, 1, 1, 1],
+  );
+  return tf.add(tf.mul(m, a), tf.mul(tf.sub(1, m), b));
+}
+
+/** Keep `bits_i` bits of an 8-bit quantisation (bits in 1..8); samples with bits null are untouched. */
+export function posterize(x: tf.Tensor4D, bits: ReadonlyArray<number | null>): tf.Tensor4D {
+  return tf.tidy(() => {
+    const q = bits.map((b) => 2 ** (8 - (b ?? 8)));
+    const qt = perSample(q, x.shape[0], "posterize");
+    const p = tf.div(
+      tf.mul(tf.floor(tf.div(tf.mul(tf.clipByValue(x, 0, 1), 255), qt)), qt),
+      255,
+    ) as tf.Tensor4D;
+    return where(
+      bits.map((b) => b !== null),
+      p,
+      x,
+    );
+  });
+}
+
+/** Invert pixels at or above threshold_i (a threshold above 1 leaves the image untouched). */
+export function solarize(x: tf.Tensor4D, threshold: ReadonlyArray<number>): tf.Tensor4D {
+  return tf.tidy(() => {
+    const t = perSample(threshold, x.shape[0], "solarize");
+    const above = tf.cast(tf.greaterEqual(x, t), "float32");
+    return tf.add(tf.mul(above, tf.sub(1, x)), tf.mul(tf.sub(1, above), x)) as tf.Tensor4D;
+  });
+}
+
+/** Stretch each selected image to span [0, 1] (flat images are left alone). */
+export function autocontrast(x: tf.Tensor4D, apply: ReadonlyArray<boolean>): tf.Tensor4D {
+  return tf.tidy(() => {
+    const lo = tf.min(x, [1, 2, 3], true);
+    const hi = tf.max(x, [1, 2, 3], true);
+    const range = tf.sub(hi, lo);
+    const flat = tf.less(range, 1e-6);
+    const stretched = tf.where(
+      tf.broadcastTo(flat, x.shape),
+      x,
+      tf.div(tf.sub(x, lo), tf.maximum(range, 1e-6)),
+    ) as tf.Tensor4D;
+    return where(apply, clip01(stretched), x);
+  });
+}
+
+/** Histogram equalisation over 256 levels, per selected image. */
+export function equalize(x: tf.Tensor4D, apply: ReadonlyArray<boolean>): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w] = x.shape;
+    const hw = h * w;
+    const bins = tf.cast(
+      tf.round(tf.mul(tf.clipByValue(tf.reshape(x, [n, hw]), 0, 1), 255)),
+      "int32",
+    ) as tf.Tensor2D;
+    const hist = tf.denseBincount(bins, new Float32Array(0), 256);
+    const cdf = tf.cumsum(hist, 1);
+    // The cdf at the darkest present level maps to 0.
+    const cdfMin = tf.min(tf.where(tf.greater(hist, 0), cdf, tf.fill([n, 256], hw)), 1, true);
+    const offsets = tf.reshape(tf.range(0, n * 256, 256, "int32"), [n, 1]);
+    const flatCdf: tf.Tensor1D = tf.reshape(cdf, [n * 256]);
+    const looked = tf.gather(flatCdf, tf.add(bins, offsets));
+    const span = tf.sub(hw, cdfMin);
+    const eq = tf.div(tf.sub(looked, cdfMin), tf.maximum(span, 1));
+    // A single-level (flat) image has nothing to equalise and is left as it is.
+    const flat = tf.mul(tf.cast(tf.equal(span, 0), "float32"), tf.reshape(x, [n, hw]));
+    const kept = tf.add(tf.mul(eq, tf.cast(tf.greater(span, 0), "float32")), flat);
+    return where(apply, clip01(tf.reshape(kept, [n, h, w, 1])), x);
+  });
+}
+
+export interface CutoutBox {
+  /** Top-left corner and size in pixels; a box with zero size leaves the image untouched. */
+  y: number;
+  x: number;
+  height: number;
+  width: number;
+}
+
+/** Fill one axis-aligned box per image with `fill` (default 0). */
+export function cutout(x: tf.Tensor4D, boxes: ReadonlyArray<CutoutBox | null>, fill = 0): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w] = x.shape;
+    if (boxes.length !== n) throw new RangeError(`cutout: ${boxes.length} boxes for ${n} images`);
+    const b = boxes.map((bx) => bx ?? { y: 0, x: 0, height: 0, width: 0 });
+    const rows = tf.reshape(tf.range(0, h), [1, h, 1, 1]);
+    const cols = tf.reshape(tf.range(0, w), [1, 1, w, 1]);
+    const y0 = perSample(
+      b.map((v) => v.y),
+      n,
+      "cutout",
+    );
+    const y1 = perSample(
+      b.map((v) => v.y + v.height),
+      n,
+      "cutout",
+    );
+    const x0 = perSample(
+      b.map((v) => v.x),
+      n,
+      "cutout",
+    );
+    const x1 = perSample(
+      b.map((v) => v.x + v.width),
+      n,
+      "cutout",
+    );
+    const inside = tf.mul(
+      tf.cast(tf.logicalAnd(tf.greaterEqual(rows, y0), tf.less(rows, y1)), "float32"),
+      tf.cast(tf.logicalAnd(tf.greaterEqual(cols, x0), tf.less(cols, x1)), "float32"),
+    );
+    return tf.add(tf.mul(inside, fill), tf.mul(tf.sub(1, inside), x)) as tf.Tensor4D;
+  });
+}
+
+function gaussianKernel1d(sigma: number, maxRadius: number): number[] {
+  const r = Math.min(maxRadius, Math.max(1, Math.ceil(2 * sigma)));
+  const k: number[] = [];
+  for (let i = -r; i <= r; i++) k.push(Math.exp(-(i * i) / (2 * sigma * sigma)));
+  const s = k.reduce((a, v) => a + v, 0);
+  return k.map((v) => v / s);
+}
+
+/** Separable Gaussian blur with reflect padding; sigma_i in pixels, 0 = untouched. */
+export function gaussianBlur(x: tf.Tensor4D, sigma: ReadonlyArray<number>): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w] = x.shape;
+    if (sigma.length !== n) throw new RangeError(`gaussianBlur: ${sigma.length} sigmas for ${n} images`);
+    if (Math.min(h, w) < 2) return tf.clone(x);
+    let out = x;
+    // One pass per distinct sigma, so images may each get their own blur.
+    for (const s of [...new Set(sigma)].filter((v) => v > 0)) {
+      const k = gaussianKernel1d(s, Math.min(h, w) - 1);
+      const r = (k.length - 1) / 2;
+      const ky = tf.tensor4d(k, [k.length, 1, 1, 1]);
+      const kx = tf.tensor4d(k, [1, k.length, 1, 1]);
+      const blurred = tf.conv2d(tf.conv2d(mirrorPad(x, r), ky, 1, "valid"), kx, 1, "valid") as tf.Tensor4D;
+      out = where(
+        sigma.map((v) => v === s),
+        blurred,
+        out,
+      );
+    }
+    return out === x ? tf.clone(x) : out;
+  });
+}
+
+/** Additive Gaussian noise with per-image standard deviation, seeded, clipped to [0, 1]. */
+export function gaussianNoise(x: tf.Tensor4D, std: ReadonlyArray<number>, seed: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    if (std.every((s) => s === 0)) return tf.clone(x);
+    const noise = tf.randomNormal(x.shape, 0, 1, "float32", seed);
+    return clip01(tf.add(x, tf.mul(noise, perSample(std, x.shape[0], "gaussianNoise"))));
+  });
+}
+
+export interface CropBox {
+  /** Normalised [0, 1] corners, as tf.image.cropAndResize takes them. */
+  y1: number;
+  x1: number;
+  y2: number;
+  x2: number;
+}
+
+/** Crop one box per image and resize it to [outHeight, outWidth] (bilinear). */
+export function cropResize(
+  x: tf.Tensor4D,
+  boxes: ReadonlyArray<CropBox>,
+  outHeight: number,
+  outWidth: number,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const n = x.shape[0];
+    if (boxes.length !== n) throw new RangeError(`cropResize: ${boxes.length} boxes for ${n} images`);
+    const b = tf.tensor2d(
+      boxes.map((v) => [v.y1, v.x1, v.y2, v.x2]),
+      [n, 4],
+    );
+    const idx = tf.tensor1d(
+      boxes.map((_, i) => i),
+      "int32",
+    );
+    return tf.image.cropAndResize(x, b, idx, [outHeight, outWidth], "bilinear");
+  });
+}
