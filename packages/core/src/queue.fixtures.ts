@@ -3,7 +3,15 @@
  * many images inserted in one INSERT ... SELECT generate_series (a million rows in seconds).
  * Images made here have no files behind them; they are queue rows only.
  */
-import { type DbOrTx, datasets, type LabelSchema, type UserRole, users } from "@xray/db";
+import {
+  type DbOrTx,
+  datasets,
+  type LabelSchema,
+  modelVersions,
+  predictions,
+  type UserRole,
+  users,
+} from "@xray/db";
 import { sql } from "drizzle-orm";
 import type { Actor } from "./actor";
 
@@ -16,7 +24,12 @@ export const TEST_SCHEMA: LabelSchema = {
   ],
 };
 
-export async function seedUsers(db: DbOrTx, role: UserRole, n: number, prefix: string = role): Promise<Actor[]> {
+export async function seedUsers(
+  db: DbOrTx,
+  role: UserRole,
+  n: number,
+  prefix: string = role,
+): Promise<Actor[]> {
   const rows = await db
     .insert(users)
     .values(
@@ -77,4 +90,47 @@ export async function seedImages(
     sql`select id from images where dataset_id = ${opts.datasetId} order by priority desc nulls last, id`,
   );
   return res.rows.map((r) => r.id);
+}
+
+export async function seedVersion(
+  db: DbOrTx,
+  opts: { datasetId: string; number: number; metrics?: Record<string, unknown>; labelCount?: number },
+): Promise<string> {
+  const [row] = await db
+    .insert(modelVersions)
+    .values({
+      datasetId: opts.datasetId,
+      number: opts.number,
+      artifactKey: `models/fixture-${opts.number}`,
+      config: {},
+      labelSnapshot: { count: opts.labelCount ?? 0, hash: "fixture" },
+      metrics: opts.metrics ?? {},
+    })
+    .returning({ id: modelVersions.id });
+  if (!row) throw new Error("version insert returned nothing");
+  return row.id;
+}
+
+export interface FixturePrediction {
+  imageId: string;
+  probs: Record<string, number>;
+  uncertainty?: number;
+  embedding?: number[];
+}
+
+export async function seedPredictions(
+  db: DbOrTx,
+  versionId: string,
+  rows: FixturePrediction[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db.insert(predictions).values(
+    rows.map((r) => ({
+      versionId,
+      imageId: r.imageId,
+      probs: r.probs,
+      uncertainty: r.uncertainty ?? 0,
+      embedding: r.embedding ?? null,
+    })),
+  );
 }
