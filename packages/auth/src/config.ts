@@ -1,5 +1,6 @@
+import { CredentialsSignin } from "@auth/core/errors";
 import type { DbOrTx } from "@xray/db";
-import { CredentialsSignin, type NextAuthConfig } from "next-auth";
+import type { NextAuthConfig } from "next-auth";
 import Credentials from "next-auth/providers/credentials";
 import { authenticate } from "./credentials";
 import { loadSessionClaims, type SessionClaims, type SessionValidator, sessionClaimsSchema } from "./session";

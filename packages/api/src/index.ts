@@ -1,0 +1,2 @@
+export type { Context } from "./context";
+export { type AppRouter, appRouter, createCaller, type RouterInputs, type RouterOutputs } from "./root";

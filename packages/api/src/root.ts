@@ -1,0 +1,23 @@
+import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
+import { datasetsRouter } from "./routers/datasets";
+import { imagesRouter } from "./routers/images";
+import { importsRouter } from "./routers/imports";
+import { sessionRouter } from "./routers/session";
+import { usersRouter } from "./routers/users";
+import { createCallerFactory, router } from "./trpc";
+
+/** Every domain router. A new procedure needs a row in tests/integration/role-matrix.test.ts. */
+export const appRouter = router({
+  session: sessionRouter,
+  datasets: datasetsRouter,
+  images: imagesRouter,
+  users: usersRouter,
+  imports: importsRouter,
+});
+
+export type AppRouter = typeof appRouter;
+export type RouterInputs = inferRouterInputs<AppRouter>;
+export type RouterOutputs = inferRouterOutputs<AppRouter>;
+
+/** Server-side calls (server components, tests) through the same middleware as HTTP calls. */
+export const createCaller = createCallerFactory(appRouter);
