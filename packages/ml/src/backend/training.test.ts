@@ -19,18 +19,18 @@ function buildNet(): tfl.LayersModel {
   x = tfl.layers.maxPooling2d({ poolSize: 3, strides: 1, padding: "same" }).apply(x);
   let y = tfl.layers.conv2d({ filters: 8, kernelSize: 3, padding: "same", useBias: false }).apply(x);
   y = tfl.layers.batchNormalization().apply(y);
-  const sum = tfl.layers.add().apply([y, x] as tf.SymbolicTensor[]);
+  const sum = tfl.layers.add().apply([y, x] as tfl.SymbolicTensor[]);
   let z = tfl.layers.activation({ activation: "relu" }).apply(sum);
   const down = tfl.layers.conv2d({ filters: 16, kernelSize: 1, strides: 2, padding: "valid" }).apply(z);
   z = tfl.layers
     .conv2d({ filters: 16, kernelSize: 5, strides: 2, padding: "same", activation: "relu" })
     .apply(z);
-  z = tfl.layers.concatenate().apply([z, down] as tf.SymbolicTensor[]);
+  z = tfl.layers.concatenate().apply([z, down] as tfl.SymbolicTensor[]);
   z = tfl.layers.averagePooling2d({ poolSize: 2, strides: 1, padding: "same" }).apply(z);
   z = tfl.layers.globalAveragePooling2d({}).apply(z);
   z = tfl.layers.dropout({ rate: 0 }).apply(z);
   const out = tfl.layers.dense({ units: 3 }).apply(z);
-  return tfl.model({ inputs: input, outputs: out as tf.SymbolicTensor });
+  return tfl.model({ inputs: input, outputs: out as tfl.SymbolicTensor });
 }
 
 interface Run {
@@ -63,19 +63,17 @@ async function train(backend: "wasm" | "cpu", init: Float32Array[], steps: numbe
       const bce = tf.losses.sigmoidCrossEntropy(labels, logits);
       return tf.add(ce, bce) as tf.Scalar;
     });
-  const vars = model.trainableWeights.map((w) => w.read());
-  const trainable = model.trainableWeights.map((w) => tf.engine().registeredVariables[w.name] ?? null);
+  const trainable = model.trainableWeights
+    .map((w) => tf.engine().registeredVariables[w.name])
+    .filter((v): v is tf.Variable => v !== undefined);
   const optimizer = tf.train.sgd(0.1);
   const losses: number[] = [];
   let firstGrads: Float32Array[] = [];
   let before = 0;
   for (let step = 0; step < steps; step++) {
     if (step === 1) before = tf.memory().numTensors;
-    const { value, grads } = tf.variableGrads(
-      lossFn,
-      trainable.filter((v): v is tf.Variable => v !== null),
-    );
-    if (step === 0) firstGrads = vars.map((v) => Float32Array.from(grads[v.name]?.dataSync() ?? []));
+    const { value, grads } = tf.variableGrads(lossFn, trainable);
+    if (step === 0) firstGrads = trainable.map((v) => Float32Array.from(grads[v.name]?.dataSync() ?? []));
     losses.push((await value.data())[0] ?? Number.NaN);
     optimizer.applyGradients(grads);
     value.dispose();

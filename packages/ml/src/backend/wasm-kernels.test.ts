@@ -98,7 +98,6 @@ describe("wasm gradient kernels against the float64 reference", () => {
       strides: [g.stride, g.stride],
       pad: g.pad,
       dataFormat: "NHWC",
-      dimRoundingMode: undefined,
     };
     tf.tidy(() => {
       const xt = tf.tensor4d(Float32Array.from(x), [g.n, g.h, g.w, g.ci]);
@@ -126,7 +125,17 @@ describe("wasm gradient kernels against the float64 reference", () => {
       expect(relativeError(dx.dataSync(), conv2dBackpropInputRef(g, dy, w))).toBeLessThan(TOL);
       // And end to end through the gradient registry, as training calls them.
       const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-        tf.sum(tf.mul(tf.conv2d(tf.reshape(a, xt.shape), tf.reshape(b, wt.shape), g.stride, g.pad), dyt)),
+        tf.sum(
+          tf.mul(
+            tf.conv2d(
+              tf.reshape<tf.Rank.R4>(a, xt.shape),
+              tf.reshape<tf.Rank.R4>(b, wt.shape),
+              g.stride,
+              g.pad,
+            ),
+            dyt,
+          ),
+        ),
       );
       const [gx, gw] = grads([xt, wt]);
       expect(relativeError(gx?.dataSync() ?? [], conv2dBackpropInputRef(g, dy, w))).toBeLessThan(TOL);
@@ -154,8 +163,8 @@ describe("wasm gradient kernels against the float64 reference", () => {
         tf.sum(
           tf.mul(
             tf.fused.conv2d({
-              x: tf.reshape(a, xt.shape),
-              filter: tf.reshape(b, wt.shape),
+              x: tf.reshape<tf.Rank.R4>(a, xt.shape),
+              filter: tf.reshape<tf.Rank.R4>(b, wt.shape),
               strides: g.stride,
               pad: g.pad,
               bias: c,
