@@ -126,6 +126,15 @@ describe("ops", () => {
     tf.dispose([x, y, x0, x1, x2, y0, y1, y2]);
   });
 
+  it("reflect fill mirrors about the edge ([dcba|abcd]) rather than wrapping", () => {
+    const x = tf.tensor4d([0, 1, 2, 3, 4, 10, 11, 12, 13, 14], [2, 1, 5, 1]);
+    const y = affine(x, [{ tx: 2 }, { tx: -2 }], "reflect");
+    expect(Array.from(y.dataSync()).map((v) => Math.round(v * 1e4) / 1e4)).toEqual([
+      1, 0, 0, 1, 2, 12, 13, 14, 14, 13,
+    ]);
+    tf.dispose([x, y]);
+  });
+
   it("photometric ops apply their own parameter to each image", () => {
     const x = tf.tensor4d([0.2, 0.4, 0.6, 0.8, 0.2, 0.4, 0.6, 0.8], [2, 2, 2, 1]);
     expect(Array.from(brightness(x, [0.1, -0.3]).dataSync()).map((v) => +v.toFixed(5))).toEqual([

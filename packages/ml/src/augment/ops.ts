@@ -75,7 +75,32 @@ function isIdentity(p: AffineParams): boolean {
   return !p.flip && !p.rotate && !p.shearX && !p.shearY && (p.scale ?? 1) === 1 && !p.tx && !p.ty;
 }
 
-/** Per-sample affine warp with bilinear sampling; identity samples are passed through untouched. */
+/** How far (in pixels, per axis) the source coordinates of any output corner fall outside the image. */
+function overhang(coeffs: ReadonlyArray<ReadonlyArray<number>>, h: number, w: number): [number, number] {
+  let oy = 0;
+  let ox = 0;
+  for (const c of coeffs) {
+    for (const [x, y] of [
+      [0, 0],
+      [w - 1, 0],
+      [0, h - 1],
+      [w - 1, h - 1],
+    ] as const) {
+      const sx = (c[0] as number) * x + (c[1] as number) * y + (c[2] as number);
+      const sy = (c[3] as number) * x + (c[4] as number) * y + (c[5] as number);
+      ox = Math.max(ox, -sx, sx - (w - 1));
+      oy = Math.max(oy, -sy, sy - (h - 1));
+    }
+  }
+  return [oy, ox];
+}
+
+/**
+ * Per-sample affine warp with bilinear sampling; identity samples are passed through untouched.
+ * "reflect" mirrors the image about its edges ([dcba|abcd|dcba], TensorFlow's reflect) by padding
+ * it ourselves and sampling the padded image, because the wasm kernel's reflect mode wraps around
+ * instead; displacements beyond one image size continue with the edge pixel.
+ */
 export function affine(
   x: tf.Tensor4D,
   params: ReadonlyArray<AffineParams>,
@@ -87,21 +112,53 @@ export function affine(
   if (params.length !== n) throw new RangeError(`affine: ${params.length} parameter sets for ${n} images`);
   if (params.every(isIdentity)) return tf.tidy(() => tf.clone(x));
   return tf.tidy(() => {
-    const coeffs = params.map((p) => affineCoefficients(p, h, w));
-    if (tf.getBackend() !== "cpu") {
-      return tf.image.transform(x, tf.tensor2d(coeffs, [n, 8]), "bilinear", fillMode, fillValue);
+    let coeffs = params.map((p) => affineCoefficients(p, h, w));
+    let src = x;
+    let mode: FillMode = fillMode;
+    let py = 0;
+    let px = 0;
+    if (fillMode === "reflect") {
+      const [oy, ox] = overhang(coeffs, h, w);
+      py = Math.min(h, Math.ceil(oy) + 1);
+      px = Math.min(w, Math.ceil(ox) + 1);
+      src = tf.mirrorPad(
+        x,
+        [
+          [0, 0],
+          [py, py],
+          [px, px],
+          [0, 0],
+        ],
+        "symmetric",
+      );
+      coeffs = coeffs.map((c) => [
+        c[0] as number,
+        c[1] as number,
+        (c[2] as number) + px,
+        c[3] as number,
+        c[4] as number,
+        (c[5] as number) + py,
+        0,
+        0,
+      ]);
+      mode = "nearest";
     }
+    if (tf.getBackend() !== "cpu") {
+      return tf.image.transform(src, tf.tensor2d(coeffs, [n, 8]), "bilinear", mode, fillValue, [h, w]);
+    }
+    // The cpu kernel only transforms the first image of a batch, so go one image at a time.
     const parts = tf
-      .split(x, n, 0)
+      .split(src, n, 0)
       .map((xi, i) =>
         isIdentity(params[i] as AffineParams)
-          ? xi
+          ? tf.slice(xi, [0, py, px, 0], [1, h, w, 1])
           : tf.image.transform(
               xi as tf.Tensor4D,
               tf.tensor2d([coeffs[i] as number[]], [1, 8]),
               "bilinear",
-              fillMode,
+              mode,
               fillValue,
+              [h, w],
             ),
       );
     return tf.concat(parts, 0) as tf.Tensor4D;
