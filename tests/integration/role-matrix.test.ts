@@ -5,7 +5,8 @@
  */
 import { TRPCError } from "@trpc/server";
 import { appRouter, createCaller } from "@xray/api";
-import { USER_ROLES, type UserRole } from "@xray/db";
+import { images, USER_ROLES, type UserRole } from "@xray/db";
+import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../db";
 import { type ApiFixtures, contextFor, seedApiFixtures } from "./fixtures";
@@ -24,6 +25,21 @@ export const MATRIX: Record<string, MatrixRow> = {
   "session.me": { allow: ALL },
   "datasets.list": { allow: ALL },
   "datasets.get": { allow: ALL, input: (f) => ({ id: f.datasetId }) },
+  "datasets.create": { allow: ["admin"], input: () => ({ name: "matrix dataset" }) },
+  "datasets.updateSchema": {
+    allow: ["admin"],
+    input: (f) => ({
+      id: f.datasetId,
+      labelSchema: {
+        gate: { key: "abnormal", name: "Abnormal" },
+        findings: [{ key: "fracture", name: "Fracture" }],
+      },
+    }),
+  },
+  "datasets.updateSettings": {
+    allow: ["lead", "admin"],
+    input: (f) => ({ id: f.datasetId, readingMode: "assisted", readsPerImage: 2 }),
+  },
   "images.list": { allow: ALL, input: (f) => ({ datasetId: f.datasetId, page: 1 }) },
   "images.get": { allow: ALL, input: (f) => ({ id: f.imageId }) },
   "users.list": { allow: ["admin"] },
@@ -143,6 +159,19 @@ describe("scoping and service errors", () => {
     ).rejects.toMatchObject({
       code: "BAD_REQUEST",
     });
+  });
+
+  it("lets a lead change reads per image, and the queue's readsNeeded follows", async () => {
+    const caller = createCaller(contextFor(f, f.users.lead));
+    const updated = await caller.datasets.updateSettings({ id: f.datasetId, readsPerImage: 3 });
+    expect(updated.readsPerImage).toBe(3);
+    const [row] = await f.db.select({ n: images.readsNeeded }).from(images).where(eq(images.id, f.imageId));
+    expect(row?.n).toBe(3);
+    const [other] = await f.db
+      .select({ n: images.readsNeeded })
+      .from(images)
+      .where(eq(images.id, f.otherImageId));
+    expect(other?.n).toBe(1);
   });
 
   it("counts images per dataset on the home page list", async () => {
