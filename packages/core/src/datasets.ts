@@ -1,5 +1,5 @@
 /** Datasets and their label schemas: a gate (normal/abnormal) and an ordered list of binary findings. */
-import { type DbOrTx, datasets, images, type LabelSchema } from "@xray/db";
+import { type DbOrTx, datasets, type LabelSchema } from "@xray/db";
 import { asc, eq, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Actor } from "./actor";
@@ -154,7 +154,8 @@ export async function listDatasets(db: DbOrTx): Promise<DatasetListItem[]> {
   return await db
     .select({
       ...columns,
-      imageCount: sql<number>`(select count(*)::int from ${images} where ${images.datasetId} = ${datasets.id})`,
+      // Written out: drizzle leaves columns unqualified inside a raw subquery, and "id" would bind to images.
+      imageCount: sql<number>`(select count(*)::int from images i where i.dataset_id = "datasets"."id")`,
     })
     .from(datasets)
     .orderBy(asc(datasets.name));

@@ -71,7 +71,7 @@ function formatSize(bytes: number): string {
 async function encode(grey: Uint8Array, width: number, height: number, thumbnailSize: number) {
   const image = sharp(grey, { raw: { width, height, channels: 1 } });
   const [normalizedPng, thumbnail] = await Promise.all([
-    image.clone().png({ compressionLevel: 6 }).toBuffer(),
+    image.clone().toColourspace("b-w").png({ compressionLevel: 6 }).toBuffer(),
     image
       .clone()
       .resize(thumbnailSize, thumbnailSize, { fit: "inside", withoutEnlargement: true })

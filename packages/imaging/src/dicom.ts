@@ -118,7 +118,7 @@ function parse(bytes: Uint8Array): DataSet {
   } catch (err) {
     const inner = err && typeof err === "object" && "exception" in err ? err.exception : err;
     const message = thrownMessage(inner);
-    if (/past end|beyond|buffer overread|end of buffer/i.test(message))
+    if (/past end|beyond|overrun|overread|end of buffer/i.test(message))
       throw new ImageRefusal("truncated", `DICOM file is truncated or corrupt (${message})`);
     if (/DICM prefix/i.test(message))
       throw new ImageRefusal("not_dicom", "not a DICOM file: no 'DICM' marker at byte 128");
