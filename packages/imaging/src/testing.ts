@@ -38,7 +38,9 @@ function encodeElement(el: DicomElement, little: boolean): Uint8Array {
     const list = Array.isArray(value) ? value : [Number(value)];
     body = new Uint8Array(list.length * 2);
     const dv = new DataView(body.buffer);
-    list.forEach((v, i) => dv.setUint16(i * 2, v, little));
+    list.forEach((v, i) => {
+      dv.setUint16(i * 2, v, little);
+    });
   } else {
     let s = String(value);
     if (s.length % 2 === 1) s += vr === "UI" ? "\0" : " ";
