@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { createRng } from "../augment/rng";
 import {
@@ -385,5 +387,28 @@ describe("perHeadReport", () => {
     expect(r.atThreshold.sensitivity).toBeNull();
     expect(r.warnings.join(" ")).toMatch(/only negatives/);
     expect(JSON.parse(JSON.stringify(r))).toEqual(r);
+  });
+});
+
+describe("browser safety", () => {
+  it("metrics, selection and the RNG import no tfjs and no node modules", () => {
+    const here = path.dirname(new URL(import.meta.url).pathname);
+    const files = [
+      ...readdirSync(here).map((f) => path.join(here, f)),
+      ...readdirSync(path.join(here, "../selection")).map((f) => path.join(here, "../selection", f)),
+      path.join(here, "../augment/rng.ts"),
+    ].filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"));
+    expect(files.length).toBeGreaterThan(8);
+    for (const f of files) {
+      const imports = [...readFileSync(f, "utf8").matchAll(/from\s+"([^"]+)"/g)].map((m) => m[1] as string);
+      for (const i of imports)
+        expect(i.startsWith("./") || i === "../augment/rng", `${f} imports ${i}`).toBe(true);
+    }
+  });
+
+  it("warns about a zero-width interval under perfect separation", () => {
+    const r = perHeadReport([0, 1, 1, 0], [0.2, 0.7, 0.6, 0.4]);
+    expect(r.auroc.value).toBe(1);
+    expect(r.warnings.join(" ")).toMatch(/zero-width/);
   });
 });

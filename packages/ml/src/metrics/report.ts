@@ -126,6 +126,10 @@ export function perHeadReport(
   if (y.length > 0 && positives > 0 && negatives > 0 && !Number.isFinite(ci.se)) {
     warnings.push("fewer than 2 items of a class: no DeLong interval");
   }
+  if (ci.se === 0)
+    warnings.push(
+      "zero-width AUROC interval (perfect or constant ranking): the sample is too small to judge",
+    );
   const cal = reliability(y, p, {
     bins: options.calibrationBins ?? 10,
     mode: options.calibrationMode ?? "top-label",
