@@ -14,8 +14,8 @@
  * priority is never null; plain DESC means NULLS FIRST and makes the planner sort the whole pool) and stops at the first row that passes two index probes
  * (reads_image_user_idx and the leases primary key), so its cost does not grow with the pool size.
  */
-import { type DbOrTx, datasets, images } from "@xray/db";
-import { eq, sql } from "drizzle-orm";
+import type { DbOrTx } from "@xray/db";
+import { sql } from "drizzle-orm";
 import type { Actor } from "./actor";
 import { recordAudit } from "./audit";
 import { notFound } from "./errors";
@@ -45,43 +45,52 @@ export interface NextImageOptions {
   datasetId: string;
 }
 
-const imageColumns = {
-  id: images.id,
-  datasetId: images.datasetId,
-  normalizedKey: images.normalizedKey,
-  thumbnailKey: images.thumbnailKey,
-  width: images.width,
-  height: images.height,
-  species: images.species,
-  bodyPart: images.bodyPart,
-  view: images.view,
-  priority: images.priority,
-};
-
-async function leaseMinutesOf(db: DbOrTx, datasetId: string): Promise<number> {
-  const [row] = await db
-    .select({ leaseMinutes: datasets.leaseMinutes })
-    .from(datasets)
-    .where(eq(datasets.id, datasetId));
-  if (!row) throw notFound("dataset");
-  return row.leaseMinutes;
+interface ImageRow {
+  id: string;
+  dataset_id: string;
+  normalized_key: string;
+  thumbnail_key: string;
+  width: number;
+  height: number;
+  species: string | null;
+  body_part: string | null;
+  view: string | null;
+  priority: number;
 }
 
-async function loadImage(db: DbOrTx, imageId: string): Promise<QueueImage> {
-  const [row] = await db.select(imageColumns).from(images).where(eq(images.id, imageId));
-  if (!row) throw notFound("image");
-  return row;
+const imageSelect = sql.raw(
+  "i.id, i.dataset_id, i.normalized_key, i.thumbnail_key, i.width, i.height, i.species, i.body_part, i.view, i.priority",
+);
+
+function toQueueImage(r: ImageRow): QueueImage {
+  return {
+    id: r.id,
+    datasetId: r.dataset_id,
+    normalizedKey: r.normalized_key,
+    thumbnailKey: r.thumbnail_key,
+    width: r.width,
+    height: r.height,
+    species: r.species,
+    bodyPart: r.body_part,
+    view: r.view,
+    priority: r.priority,
+  };
 }
 
-/** Renews and returns the caller's oldest unexpired lease in the dataset that still needs their read. */
+/**
+ * Renews the caller's oldest unexpired lease in the dataset that still needs their read, in one
+ * statement that also reads the dataset's lease time (null: no such dataset).
+ */
 async function renewHeldLease(
   db: DbOrTx,
   actor: Actor,
   datasetId: string,
-  minutes: number,
-): Promise<{ imageId: string; expiresAt: Date } | null> {
-  const res = await db.execute<{ image_id: string; expires_at: Date }>(sql`
-    with held as (
+): Promise<{ leaseMinutes: number | null; held: QueueItem | null }> {
+  const res = await db.execute<
+    { lease_minutes: number | null; expires_at: Date | null } & { [K in keyof ImageRow]: ImageRow[K] | null }
+  >(sql`
+    with ds as (select lease_minutes from datasets where id = ${datasetId}),
+    held as (
       select l.image_id from leases l
       join images i on i.id = l.image_id
       where l.user_id = ${actor.id} and l.dataset_id = ${datasetId} and l.expires_at > now()
@@ -90,31 +99,39 @@ async function renewHeldLease(
       order by l.created_at, l.image_id
       limit 1
       for update of l
+    ), renewed as (
+      update leases set expires_at = now() + make_interval(mins => (select lease_minutes from ds))
+      from held
+      where leases.image_id = held.image_id and leases.user_id = ${actor.id}
+      returning leases.image_id, leases.expires_at
     )
-    update leases set expires_at = now() + make_interval(mins => ${minutes})
-    from held
-    where leases.image_id = held.image_id and leases.user_id = ${actor.id}
-    returning leases.image_id, leases.expires_at`);
+    select (select lease_minutes from ds) as lease_minutes, renewed.expires_at, ${imageSelect}
+    from (select 1) one
+    left join renewed on true
+    left join images i on i.id = renewed.image_id`);
   const row = res.rows[0];
-  return row ? { imageId: row.image_id, expiresAt: new Date(row.expires_at) } : null;
+  const leaseMinutes = row?.lease_minutes ?? null;
+  if (!row || row.id === null || row.expires_at === null) return { leaseMinutes, held: null };
+  return {
+    leaseMinutes,
+    held: { image: toQueueImage(row as ImageRow), leaseExpiresAt: new Date(row.expires_at), resumed: true },
+  };
 }
 
 /**
- * One attempt to lease the best free image. Returns the lease, or `{ lost: true }` when the chosen
- * candidate was leased by a concurrent caller between our snapshot and our insert, or null when the
- * queue holds nothing for this annotator.
+ * One attempt to lease the best free image, audited in the same statement. Returns the lease, or
+ * `{ lost: true }` when the chosen candidate was leased by a concurrent caller between our snapshot
+ * and our insert, or null when the queue holds nothing for this annotator.
  */
 async function tryTakeLease(
   db: DbOrTx,
   actor: Actor,
   datasetId: string,
   minutes: number,
-): Promise<{ imageId: string; expiresAt: Date } | { lost: true } | null> {
-  const res = await db.execute<{
-    candidate: string | null;
-    image_id: string | null;
-    expires_at: Date | null;
-  }>(sql`
+): Promise<QueueItem | { lost: true } | null> {
+  const res = await db.execute<
+    { candidate: string | null; expires_at: Date | null } & { [K in keyof ImageRow]: ImageRow[K] | null }
+  >(sql`
     with candidate as (
       select i.id from images i
       where i.dataset_id = ${datasetId} and i.reads_needed > 0
@@ -131,13 +148,20 @@ async function tryTakeLease(
             expires_at = excluded.expires_at, created_at = excluded.created_at
         where leases.expires_at <= now()
       returning image_id, expires_at
+    ), audited as (
+      insert into audit_events (actor_id, action, resource_type, resource_id, dataset_id, details)
+      select ${actor.id}, 'lease.take', 'image', image_id::text, ${datasetId},
+        jsonb_build_object('expiresAt', expires_at)
+      from taken
     )
-    select (select id from candidate) as candidate, taken.image_id, taken.expires_at
-    from (select 1) one left join taken on true`);
+    select (select id from candidate) as candidate, taken.expires_at, ${imageSelect}
+    from (select 1) one
+    left join taken on true
+    left join images i on i.id = taken.image_id`);
   const row = res.rows[0];
   if (!row || row.candidate === null) return null;
-  if (row.image_id === null || row.expires_at === null) return { lost: true };
-  return { imageId: row.image_id, expiresAt: new Date(row.expires_at) };
+  if (row.id === null || row.expires_at === null) return { lost: true };
+  return { image: toQueueImage(row as ImageRow), leaseExpiresAt: new Date(row.expires_at), resumed: false };
 }
 
 const MAX_ATTEMPTS = 8;
@@ -145,32 +169,22 @@ const MAX_ATTEMPTS = 8;
 /**
  * The next image for this annotator, leased to them for the dataset's lease time. Returns the
  * caller's own unexpired lease first (renewed), so reloading the page never burns images.
- * Null when nothing is left for this annotator.
+ * Null when nothing is left for this annotator. Each of the (at most two) statements is atomic on
+ * its own, so no explicit transaction is needed: two round trips on the hot path.
  */
 export async function nextImage(db: DbOrTx, opts: NextImageOptions): Promise<QueueItem | null> {
   const { actor, datasetId } = opts;
-  return await db.transaction(async (tx) => {
-    const minutes = await leaseMinutesOf(tx, datasetId);
-    const held = await renewHeldLease(tx, actor, datasetId, minutes);
-    if (held)
-      return { image: await loadImage(tx, held.imageId), leaseExpiresAt: held.expiresAt, resumed: true };
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const got = await tryTakeLease(tx, actor, datasetId, minutes);
-      if (got === null) return null;
-      if ("lost" in got) continue;
-      await recordAudit(tx, {
-        actorId: actor.id,
-        action: "lease.take",
-        resourceType: "image",
-        resourceId: got.imageId,
-        datasetId,
-        details: { expiresAt: got.expiresAt.toISOString() },
-      });
-      return { image: await loadImage(tx, got.imageId), leaseExpiresAt: got.expiresAt, resumed: false };
-    }
-    // Only reachable under extreme contention on the very top of the queue; the caller may ask again.
-    return null;
-  });
+  const { leaseMinutes, held } = await renewHeldLease(db, actor, datasetId);
+  if (leaseMinutes === null) throw notFound("dataset");
+  if (held) return held;
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const got = await tryTakeLease(db, actor, datasetId, leaseMinutes);
+    if (got === null) return null;
+    if ("lost" in got) continue;
+    return got;
+  }
+  // Only reachable under extreme contention on the very top of the queue; the caller may ask again.
+  return null;
 }
 
 export interface PeekNextOptions {

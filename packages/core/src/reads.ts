@@ -108,34 +108,134 @@ async function hasGold(db: DbOrTx, imageId: string): Promise<boolean> {
   return res.rows.length > 0;
 }
 
+interface SubmitContext {
+  labelSchema: LabelSchema;
+}
+
+/** The image's dataset schema; CONFLICT when the caller already read it, NOT_FOUND without the image. */
+async function submitContext(db: DbOrTx, actor: Actor, imageId: string): Promise<SubmitContext> {
+  const res = await db.execute<{ label_schema: LabelSchema; already: boolean }>(sql`
+    select d.label_schema,
+      exists (select 1 from reads r where r.image_id = i.id and r.user_id = ${actor.id}) as already
+    from images i join datasets d on d.id = i.dataset_id
+    where i.id = ${imageId}`);
+  const row = res.rows[0];
+  if (!row) throw notFound("image");
+  if (row.already) throw alreadySubmitted();
+  return { labelSchema: row.label_schema };
+}
+
+const alreadySubmitted = () =>
+  new ServiceError("CONFLICT", "you already submitted this image; change your read from My reads instead");
+
+const noLease = () =>
+  new ServiceError(
+    "PRECONDITION_FAILED",
+    "you do not hold this image (the lease expired or was never yours); ask for the next image",
+  );
+
+interface StoreReadInput {
+  actor: Actor;
+  imageId: string;
+  kind: "read" | "skip";
+  gate: GateValue | null;
+  findings: Record<string, FindingValue>;
+  skipReason: string | null;
+  flagged: boolean;
+  flagReason: string | null;
+  timeSpentMs: number;
+  assisted: boolean;
+  modelVersionId: string | null;
+}
+
+interface ReadRow {
+  id: string;
+  image_id: string;
+  dataset_id: string;
+  user_id: string;
+  kind: "read" | "skip";
+  gate: GateValue | null;
+  findings: Record<string, FindingValue>;
+  skip_reason: string | null;
+  flagged: boolean;
+  flag_reason: string | null;
+  time_spent_ms: number;
+  assisted: boolean;
+  model_version_id: string | null;
+  lease_expires_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function fromRow(r: ReadRow): ReadRecord {
+  return {
+    id: r.id,
+    imageId: r.image_id,
+    datasetId: r.dataset_id,
+    userId: r.user_id,
+    kind: r.kind,
+    gate: r.gate,
+    findings: r.findings,
+    skipReason: r.skip_reason,
+    flagged: r.flagged,
+    flagReason: r.flag_reason,
+    timeSpentMs: r.time_spent_ms,
+    assisted: r.assisted,
+    modelVersionId: r.model_version_id,
+    leaseExpiresAt: r.lease_expires_at === null ? null : new Date(r.lease_expires_at),
+    createdAt: new Date(r.created_at),
+    updatedAt: new Date(r.updated_at),
+  };
+}
+
 /**
- * Takes the caller's unexpired lease on the image (deleting it) inside the caller's transaction, or
- * explains why there is none: CONFLICT when they already read or skipped it, PRECONDITION_FAILED when
- * their lease expired or was never theirs.
+ * One atomic statement: consume the caller's unexpired lease, insert the read, lower readsNeeded
+ * (reads only) and write the audit event. Without the lease nothing happens. A concurrent second
+ * submit of the same image either finds the lease gone or violates reads_image_user_idx, which aborts
+ * the whole statement (lease delete included): it is reported as CONFLICT, never stored twice.
  */
-async function consumeLease(
-  tx: DbOrTx,
-  actor: Actor,
-  imageId: string,
-): Promise<{ datasetId: string; expiresAt: Date }> {
-  const existing = await tx.execute(
+async function storeRead(db: DbOrTx, input: StoreReadInput): Promise<ReadRecord> {
+  const { actor, imageId } = input;
+  const details = JSON.stringify(
+    input.kind === "read"
+      ? { imageId, gate: input.gate, findings: input.findings, flagged: input.flagged }
+      : { imageId, reason: input.skipReason, flagged: input.flagged },
+  );
+  let res: { rows: ReadRow[] };
+  try {
+    res = await db.execute<ReadRow & Record<string, unknown>>(sql`
+      with lease as (
+        delete from leases where image_id = ${imageId} and user_id = ${actor.id} and expires_at > now()
+        returning image_id, dataset_id, expires_at
+      ), stored as (
+        insert into reads (image_id, dataset_id, user_id, kind, gate, findings, skip_reason, flagged, flag_reason,
+          time_spent_ms, assisted, model_version_id, lease_expires_at)
+        select image_id, dataset_id, ${actor.id}, ${input.kind}, ${input.gate}, ${JSON.stringify(input.findings)}::jsonb,
+          ${input.skipReason}, ${input.flagged}, ${input.flagReason}, ${input.timeSpentMs}, ${input.assisted},
+          ${input.modelVersionId}, expires_at
+        from lease
+        returning *
+      ), counted as (
+        update images set reads_needed = greatest(reads_needed - 1, 0)
+        where id in (select image_id from stored where kind = 'read')
+      ), audited as (
+        insert into audit_events (actor_id, action, resource_type, resource_id, dataset_id, details)
+        select ${actor.id}, ${input.kind === "read" ? "read.submit" : "read.skip"}, 'read', id::text, dataset_id,
+          ${details}::jsonb
+        from stored
+      )
+      select * from stored`);
+  } catch (err) {
+    if ((err as { code?: string }).code === "23505") throw alreadySubmitted();
+    throw err;
+  }
+  const row = res.rows[0];
+  if (row) return fromRow(row);
+  // Nothing stored: either a concurrent submit of ours won, or there was no lease.
+  const again = await db.execute(
     sql`select 1 from reads where image_id = ${imageId} and user_id = ${actor.id} limit 1`,
   );
-  if (existing.rows.length > 0)
-    throw new ServiceError(
-      "CONFLICT",
-      "you already submitted this image; change your read from My reads instead",
-    );
-  const res = await tx.execute<{ dataset_id: string; expires_at: Date }>(sql`
-    delete from leases where image_id = ${imageId} and user_id = ${actor.id} and expires_at > now()
-    returning dataset_id, expires_at`);
-  const lease = res.rows[0];
-  if (!lease)
-    throw new ServiceError(
-      "PRECONDITION_FAILED",
-      "you do not hold this image (the lease expired or was never yours); ask for the next image",
-    );
-  return { datasetId: lease.dataset_id, expiresAt: new Date(lease.expires_at) };
+  throw again.rows.length > 0 ? alreadySubmitted() : noLease();
 }
 
 export interface SubmitReadOptions {
@@ -150,44 +250,27 @@ export interface SubmitReadOptions {
   modelVersionId?: string | null;
 }
 
-/** Stores the read atomically: lease consumed, one row inserted, readsNeeded lowered, audited. */
+/**
+ * Stores the read atomically: lease consumed, one row inserted, readsNeeded lowered, audited.
+ * CONFLICT when the caller already submitted this image, PRECONDITION_FAILED without their lease,
+ * BAD_REQUEST when the findings do not fit the dataset's schema.
+ */
 export async function submitRead(db: DbOrTx, opts: SubmitReadOptions): Promise<ReadRecord> {
-  const { actor, imageId } = opts;
-  return await db.transaction(async (tx) => {
-    const lease = await consumeLease(tx, actor, imageId);
-    const label = validateLabel(await schemaOf(tx, lease.datasetId), opts.gate, opts.findings);
-    const [row] = await tx
-      .insert(reads)
-      .values({
-        imageId,
-        datasetId: lease.datasetId,
-        userId: actor.id,
-        kind: "read",
-        gate: label.gate,
-        findings: label.findings,
-        flagged: opts.flagged ?? false,
-        flagReason: opts.flagged ? (opts.flagReason ?? null) : null,
-        timeSpentMs: checkTime(opts.timeSpentMs),
-        assisted: opts.assisted ?? false,
-        modelVersionId: opts.modelVersionId ?? null,
-        leaseExpiresAt: lease.expiresAt,
-      })
-      .onConflictDoNothing()
-      .returning(readColumns);
-    if (!row) throw new ServiceError("CONFLICT", "you already submitted this image");
-    await tx
-      .update(images)
-      .set({ readsNeeded: sql`greatest(${images.readsNeeded} - 1, 0)` })
-      .where(eq(images.id, imageId));
-    await recordAudit(tx, {
-      actorId: actor.id,
-      action: "read.submit",
-      resourceType: "read",
-      resourceId: row.id,
-      datasetId: lease.datasetId,
-      details: { imageId, gate: label.gate, findings: label.findings, flagged: row.flagged },
-    });
-    return row;
+  const ctx = await submitContext(db, opts.actor, opts.imageId);
+  const label = validateLabel(ctx.labelSchema, opts.gate, opts.findings);
+  const flagged = opts.flagged ?? false;
+  return await storeRead(db, {
+    actor: opts.actor,
+    imageId: opts.imageId,
+    kind: "read",
+    gate: label.gate,
+    findings: label.findings,
+    skipReason: null,
+    flagged,
+    flagReason: flagged ? (opts.flagReason?.trim() ?? null) : null,
+    timeSpentMs: checkTime(opts.timeSpentMs),
+    assisted: opts.assisted ?? false,
+    modelVersionId: opts.modelVersionId ?? null,
   });
 }
 
@@ -204,35 +287,20 @@ export interface SkipImageOptions {
 export async function skipImage(db: DbOrTx, opts: SkipImageOptions): Promise<ReadRecord> {
   const reason = opts.reason.trim();
   if (!reason) throw new ServiceError("BAD_REQUEST", "a skip needs a reason");
-  return await db.transaction(async (tx) => {
-    const lease = await consumeLease(tx, opts.actor, opts.imageId);
-    const [row] = await tx
-      .insert(reads)
-      .values({
-        imageId: opts.imageId,
-        datasetId: lease.datasetId,
-        userId: opts.actor.id,
-        kind: "skip",
-        gate: null,
-        findings: {},
-        skipReason: reason,
-        flagged: opts.flagged ?? false,
-        flagReason: opts.flagged ? (opts.flagReason ?? null) : null,
-        timeSpentMs: checkTime(opts.timeSpentMs),
-        leaseExpiresAt: lease.expiresAt,
-      })
-      .onConflictDoNothing()
-      .returning(readColumns);
-    if (!row) throw new ServiceError("CONFLICT", "you already submitted this image");
-    await recordAudit(tx, {
-      actorId: opts.actor.id,
-      action: "read.skip",
-      resourceType: "read",
-      resourceId: row.id,
-      datasetId: lease.datasetId,
-      details: { imageId: opts.imageId, reason, flagged: row.flagged },
-    });
-    return row;
+  await submitContext(db, opts.actor, opts.imageId);
+  const flagged = opts.flagged ?? false;
+  return await storeRead(db, {
+    actor: opts.actor,
+    imageId: opts.imageId,
+    kind: "skip",
+    gate: null,
+    findings: {},
+    skipReason: reason,
+    flagged,
+    flagReason: flagged ? (opts.flagReason?.trim() ?? null) : null,
+    timeSpentMs: checkTime(opts.timeSpentMs),
+    assisted: false,
+    modelVersionId: null,
   });
 }
 

@@ -1,0 +1,133 @@
+/**
+ * Queue latency benchmark at the service level: N images in a real PostgreSQL (the embedded one,
+ * started in a temporary folder, or BENCH_DATABASE_URL), C concurrent annotators on C pool
+ * connections, each looping nextImage -> submitRead for a fixed time. Prints p50 / p95 / p99 of
+ * nextImage, submitRead and the pair, and the throughput.
+ *
+ *   pnpm --filter @xray/bench-queue bench --images 1000000 --annotators 50 --seconds 30
+ *
+ * HTTP mode (--url) is not available yet: the web routes for the queue do not exist. Once they do,
+ * point a load generator (autocannon) at them; this script measures the service layer the routes call.
+ */
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import type { Actor } from "@xray/core";
+import { nextImage } from "@xray/core/queue";
+import { seedDataset, seedImages, seedUsers } from "@xray/core/queue.fixtures";
+import { submitRead } from "@xray/core/reads";
+import { applyMigrations, closeDb, createDb, startEmbeddedPostgres } from "@xray/db";
+import { sql } from "drizzle-orm";
+
+const { values: args } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== "--"),
+  options: {
+    images: { type: "string", default: "100000" },
+    annotators: { type: "string", default: "50" },
+    seconds: { type: "string", default: "20" },
+    warmup: { type: "string", default: "3" },
+    url: { type: "string" },
+  },
+});
+if (args.url) {
+  console.error(
+    "--url (HTTP mode) needs the queue's web routes, which do not exist yet; see the header comment.",
+  );
+  process.exit(2);
+}
+const IMAGES = Number(args.images);
+const ANNOTATORS = Number(args.annotators);
+const SECONDS = Number(args.seconds);
+const WARMUP = Number(args.warmup);
+
+function pct(sorted: number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+const fmt = (v: number) => v.toFixed(1);
+function summary(name: string, xs: number[]): string {
+  const s = [...xs].sort((a, b) => a - b);
+  return `${name.padEnd(12)} n=${String(s.length).padStart(6)}  p50=${fmt(pct(s, 0.5))} ms  p95=${fmt(pct(s, 0.95))} ms  p99=${fmt(pct(s, 0.99))} ms  max=${fmt(s[s.length - 1] ?? Number.NaN)} ms`;
+}
+
+let dir: string | null = null;
+let stopServer: (() => Promise<void>) | null = null;
+let url = process.env.BENCH_DATABASE_URL;
+if (!url) {
+  dir = mkdtempSync(path.join(os.tmpdir(), "xray-bench-queue-"));
+  // As root the server runs as a dedicated system user, which must be able to enter the folder.
+  chmodSync(dir, 0o755);
+  const server = await startEmbeddedPostgres({ dataDir: path.join(dir, "pg"), database: "bench" });
+  url = server.url;
+  stopServer = () => server.stop();
+}
+const db = createDb({ url, max: ANNOTATORS + 2, applicationName: "bench-queue" });
+try {
+  await applyMigrations(db);
+  const t0 = performance.now();
+  const datasetId = await seedDataset(db, { name: `bench-${Date.now()}` });
+  await seedImages(db, { datasetId, count: IMAGES, randomPriority: true });
+  await db.execute(sql`vacuum analyze images`);
+  const seedSeconds = (performance.now() - t0) / 1000;
+  const annotators = await seedUsers(db, "annotator", ANNOTATORS, `bench${Date.now()}-`);
+  console.log(
+    `seeded ${IMAGES} images in ${seedSeconds.toFixed(1)} s; ${ANNOTATORS} annotators, ${SECONDS} s run`,
+  );
+
+  const next: number[] = [];
+  const submit: number[] = [];
+  const pair: number[] = [];
+  let errors = 0;
+  const startAt = performance.now();
+  const measureFrom = startAt + WARMUP * 1000;
+  const endAt = measureFrom + SECONDS * 1000;
+  async function annotator(actor: Actor, i: number) {
+    let n = 0;
+    while (performance.now() < endAt) {
+      const a = performance.now();
+      const item = await nextImage(db, { actor, datasetId });
+      const b = performance.now();
+      if (!item) return;
+      try {
+        await submitRead(db, {
+          actor,
+          imageId: item.image.id,
+          gate: (i + n) % 4 === 0 ? "abnormal" : "normal",
+          findings: (i + n) % 4 === 0 ? { fracture: "positive" } : {},
+          timeSpentMs: 1000,
+        });
+      } catch (err) {
+        errors++;
+        console.error(err);
+      }
+      const c = performance.now();
+      n++;
+      if (a >= measureFrom) {
+        next.push(b - a);
+        submit.push(c - b);
+        pair.push(c - a);
+      }
+    }
+  }
+  await Promise.all(annotators.map((actor, i) => annotator(actor, i)));
+  const measured = (performance.now() - measureFrom) / 1000;
+  console.log(summary("nextImage", next));
+  console.log(summary("submitRead", submit));
+  console.log(summary("next+submit", pair));
+  console.log(
+    `throughput: ${(pair.length / measured).toFixed(0)} reads/s over ${measured.toFixed(1)} s; errors: ${errors}`,
+  );
+  const plan = await db.execute<{ "QUERY PLAN": string }>(sql`
+    explain (analyze, buffers) select i.id from images i
+    where i.dataset_id = ${datasetId} and i.reads_needed > 0
+      and not exists (select 1 from reads r where r.image_id = i.id and r.user_id = ${(annotators[0] as Actor).id})
+      and not exists (select 1 from leases l where l.image_id = i.id and l.expires_at > now())
+    order by i.priority desc nulls last, i.id limit 1 for update of i skip locked`);
+  console.log("candidate query plan:");
+  for (const r of plan.rows) console.log(`  ${r["QUERY PLAN"]}`);
+} finally {
+  await closeDb(db);
+  if (stopServer) await stopServer();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}
