@@ -215,6 +215,8 @@ export async function importXrays(opts: ImportXraysOptions): Promise<ImportXrays
       const r = await resolveInside(rootReal, given, false);
       if (!r.ok) {
         refusedEarly.push({ rel: given, abs: null, refusal: `labels CSV row: ${r.reason}` });
+        // The same file found by the folder walk is not tried again (and not reported twice).
+        if (r.rel) items.delete(r.rel);
         continue;
       }
       if (seen.has(r.rel)) {
@@ -239,7 +241,9 @@ export async function importXrays(opts: ImportXraysOptions): Promise<ImportXrays
     }
   }
 
-  const work = [...items.values()];
+  // Files with labels first: when the same bytes sit under two names, the labelled one is kept.
+  const all = [...items.values()];
+  const work = [...all.filter((i) => i.labels), ...all.filter((i) => !i.labels)];
   const source = opts.source ?? `${opts.root}${labels ? ` (labels: ${labels.name})` : ""}`;
   const [importRow] = await db
     .insert(imports)

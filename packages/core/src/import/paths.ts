@@ -7,7 +7,10 @@ export function isInside(root: string, child: string): boolean {
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }
 
-export type ResolvedPath = { ok: true; abs: string; rel: string } | { ok: false; reason: string };
+/** On refusal, `rel` is set when the path itself lies inside the folder (e.g. a symlink pointing out). */
+export type ResolvedPath =
+  | { ok: true; abs: string; rel: string }
+  | { ok: false; reason: string; rel?: string };
 
 /**
  * Resolves a path named by a user (CLI argument or CSV cell) against the import folder. Absolute paths
@@ -32,8 +35,10 @@ export async function resolveInside(
   } catch {
     return { ok: false, reason: "file not found" };
   }
-  if (!isInside(rootReal, real)) return { ok: false, reason: "symlink points outside the import folder" };
-  return { ok: true, abs: real, rel: path.relative(rootReal, abs).split(path.sep).join("/") };
+  const rel = path.relative(rootReal, abs).split(path.sep).join("/");
+  if (!isInside(rootReal, real))
+    return { ok: false, reason: "symlink points outside the import folder", rel };
+  return { ok: true, abs: real, rel };
 }
 
 const IMAGE_EXT = /\.(png|jpe?g|dcm|dicom|dic)$/i;
