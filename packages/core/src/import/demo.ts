@@ -162,6 +162,7 @@ export async function seedDemo(opts: SeedDemoOptions): Promise<SeedDemoResult> {
       storage,
       datasetId: canine.id,
       root: path.join(demoDir, "canine-dicom"),
+      files: ["canine-lateral-thorax.dcm"],
       defaults: { species: "dog" },
       actor,
       source: "demo/canine-dicom",
