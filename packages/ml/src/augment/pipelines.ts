@@ -4,7 +4,7 @@
  *
  * Magnitudes are bounded so that anatomy survives: at most 15 degrees of rotation, 15% translation,
  * shear 0.15, contrast x0.5..1.5, brightness +-0.2, gamma 0.625..1.6, posterize to no fewer than 4
- * bits, solarize only above 0.7, cutout at most a quarter of the side, SSL crops keep >= 35% of the
+ * bits, solarize only above 0.8, cutout at most a quarter of the side, SSL crops keep >= 35% of the
  * area. Flips are on by default and can be switched off for anatomy with a fixed side (chest).
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -166,7 +166,7 @@ export function strongAugment(x: tf.Tensor4D, rng: Rng, options: StrongAugmentOp
           p.posterize = 8 - Math.round(4 * v);
           break;
         case "solarize":
-          p.solarize = 1 - 0.3 * v;
+          p.solarize = 1 - 0.2 * v;
           break;
         case "rotate":
           p.geo.rotate = (sign * 15 * v * Math.PI) / 180;
@@ -269,7 +269,10 @@ export interface SslViewOptions {
   maxRotate?: number;
   /** Probability of brightness/contrast/gamma jitter (default 0.8). */
   colorJitter?: number;
-  /** Probability of Gaussian blur (default 0.5); sigma up to blurSigma * side / 64 px (default 1.5). */
+  /**
+   * Probability of Gaussian blur (default 0.5); sigma drawn in [0.1, blurSigma * side / 112] px
+   * (default blurSigma 1: SimCLR's sigma <= 2 px at 224 px, about 1.1 px at 128).
+   */
   blur?: number;
   blurSigma?: number;
   /** Probability of Gaussian noise (default 0.5) with std up to noiseStd (default 0.03). */
@@ -292,7 +295,7 @@ export function sslView(x: tf.Tensor4D, rng: Rng, options: SslViewOptions = {}):
   const maxRot = options.maxRotate ?? 10;
   if (!(maxRot >= 0 && maxRot <= 15))
     throw new RangeError(`sslView: maxRotate must be in [0, 15], got ${maxRot}`);
-  const sigmaMax = ((options.blurSigma ?? 1.5) * Math.min(oh, ow)) / 64;
+  const sigmaMax = ((options.blurSigma ?? 1) * Math.min(oh, ow)) / 112;
   const boxes: CropBox[] = [];
   const geo: AffineParams[] = [];
   const bright: number[] = [];
