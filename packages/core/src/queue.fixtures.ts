@@ -9,6 +9,7 @@ import {
   type LabelSchema,
   modelVersions,
   predictions,
+  reads,
   type UserRole,
   users,
 } from "@xray/db";
@@ -131,6 +132,36 @@ export async function seedPredictions(
       probs: r.probs,
       uncertainty: r.uncertainty ?? 0,
       embedding: r.embedding ?? null,
+    })),
+  );
+}
+
+/** Inserts reads directly (no lease), for label and review tests. */
+export async function seedReads(
+  db: DbOrTx,
+  datasetId: string,
+  rows: {
+    imageId: string;
+    userId: string;
+    gate?: "normal" | "abnormal" | null;
+    findings?: Record<string, "positive" | "negative" | "uncertain">;
+    kind?: "read" | "skip";
+    flagged?: boolean;
+    createdAt?: Date;
+  }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db.insert(reads).values(
+    rows.map((r) => ({
+      imageId: r.imageId,
+      datasetId,
+      userId: r.userId,
+      kind: r.kind ?? "read",
+      gate: r.kind === "skip" ? null : (r.gate ?? "normal"),
+      findings: r.findings ?? {},
+      skipReason: r.kind === "skip" ? "fixture" : null,
+      flagged: r.flagged ?? false,
+      createdAt: r.createdAt ?? new Date(),
     })),
   );
 }
