@@ -27,13 +27,10 @@ describe("consensus rules", () => {
   });
 
   it("a normal gate makes every finding negative; gold overrides the reads", () => {
-    const reads = [
-      { gate: "abnormal" as const, findings: { fracture: "positive" as const } },
-      {
-        gate: "abnormal" as const,
-        findings: { fracture: "positive" as const, effusion: "uncertain" as const },
-      },
-      { gate: "normal" as const, findings: {} },
+    const reads: { gate: GateValue; findings: Record<string, FindingValue> }[] = [
+      { gate: "abnormal", findings: { fracture: "positive" } },
+      { gate: "abnormal", findings: { fracture: "positive", effusion: "uncertain" } },
+      { gate: "normal", findings: {} },
     ];
     const c = labelFor(TEST_SCHEMA, { gold: null, reads }, "majority");
     expect(c.gate).toBe("abnormal");
