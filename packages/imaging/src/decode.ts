@@ -68,10 +68,16 @@ function formatSize(bytes: number): string {
   return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${bytes} bytes`;
 }
 
-async function encode(grey: Uint8Array, width: number, height: number, thumbnailSize: number) {
+async function encode(
+  grey: Uint8Array,
+  width: number,
+  height: number,
+  thumbnailSize: number,
+  existingPng: Uint8Array | null = null,
+) {
   const image = sharp(grey, { raw: { width, height, channels: 1 } });
   const [normalizedPng, thumbnail] = await Promise.all([
-    image.clone().toColourspace("b-w").png({ compressionLevel: 6 }).toBuffer(),
+    existingPng ?? image.clone().toColourspace("b-w").png({ compressionLevel: 6 }).toBuffer(),
     image
       .clone()
       .resize(thumbnailSize, thumbnailSize, { fit: "inside", withoutEnlargement: true })
@@ -106,12 +112,25 @@ async function decodeRaster(bytes: Uint8Array, format: "png" | "jpeg", limits: D
       const { data, info } = await base.toColourspace("b-w").raw().toBuffer({ resolveWithObject: true });
       const grey = info.channels === 1 ? data : firstChannel(data, info.channels);
       const colour = (meta.channels ?? 1) >= 3 && meta.space !== "b-w";
+      // An 8-bit grey PNG without alpha or rotation already is the normalized image: keep its bytes.
+      const alreadyNormal =
+        format === "png" &&
+        meta.channels === 1 &&
+        meta.bitsPerSample === 8 &&
+        !meta.hasAlpha &&
+        (meta.orientation ?? 1) === 1 &&
+        !meta.isPalette;
       return {
+        alreadyNormal,
         grey: new Uint8Array(grey.buffer, grey.byteOffset, info.width * info.height),
         width: info.width,
         height: info.height,
         bitDepth: 8,
-        normalization: colour ? "8-bit colour converted to grey luminance" : "none (8-bit grey)",
+        normalization: colour
+          ? "8-bit colour converted to grey luminance"
+          : alreadyNormal
+            ? "none (8-bit grey PNG kept as it is)"
+            : "8-bit grey",
       };
     }
     const { data, info } = await base.toColourspace("grey16").raw({ depth: "ushort" }).toBuffer({
@@ -125,6 +144,7 @@ async function decodeRaster(bytes: Uint8Array, format: "png" | "jpeg", limits: D
     const grey = new Uint8Array(pixels);
     applyRange(values, low, high, grey);
     return {
+      alreadyNormal: false,
       grey,
       width: info.width,
       height: info.height,
@@ -224,7 +244,13 @@ export async function decodeXray(
   }
 
   const raster = await decodeRaster(bytes, format, lim);
-  const encoded = await encode(raster.grey, raster.width, raster.height, lim.thumbnailSize);
+  const encoded = await encode(
+    raster.grey,
+    raster.width,
+    raster.height,
+    lim.thumbnailSize,
+    raster.alreadyNormal ? bytes : null,
+  );
   return {
     width: raster.width,
     height: raster.height,

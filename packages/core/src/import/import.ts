@@ -96,7 +96,7 @@ interface Item {
   csvRow?: Record<string, string>;
 }
 
-const CHUNK = 64;
+const CHUNK = 96;
 const MAX_STORED_REFUSALS = 10_000;
 
 async function mapPool<T, R>(items: T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -277,6 +277,8 @@ export async function importXrays(opts: ImportXraysOptions): Promise<ImportXrays
 
   try {
     progress();
+    // The previous chunk's transaction runs while the next chunk is read and decoded.
+    let pending: Promise<void> = Promise.resolve();
     for (let start = 0; start < work.length; start += CHUNK) {
       const chunk = work.slice(start, start + CHUNK);
       // 1. Read and hash (size checks before reading, so a huge file is never loaded).
@@ -390,7 +392,9 @@ export async function importXrays(opts: ImportXraysOptions): Promise<ImportXrays
           },
         ];
       });
-      if (rows.length > 0) {
+      await pending;
+      const commit = async () => {
+        if (rows.length === 0) return;
         const inserted = await db.transaction(async (tx) => {
           const got = await tx
             .insert(images)
@@ -427,12 +431,18 @@ export async function importXrays(opts: ImportXraysOptions): Promise<ImportXrays
           else duplicates.push(r.rel);
         }
         labelled += inserted.gold;
-      }
-      totals.duplicates = duplicates.length;
-      totals.refused = refused.length;
-      done += chunk.length;
-      progress();
+      };
+      const chunkSize = chunk.length;
+      pending = commit().then(() => {
+        totals.duplicates = duplicates.length;
+        totals.refused = refused.length;
+        done += chunkSize;
+        progress();
+      });
+      // Awaited at the next chunk or after the loop; this only keeps an early failure from being "unhandled".
+      pending.catch(() => {});
     }
+    await pending;
   } catch (err) {
     await db
       .update(imports)
