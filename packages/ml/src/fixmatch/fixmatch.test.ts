@@ -1,0 +1,135 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { strongAugment, weakAugment } from "../augment/index.js";
+import { initBackend } from "../backend/index.js";
+import { labelMatrixFromColumns, squaresDataset } from "../data/synthetic.js";
+import { loadClassifier, saveClassifier } from "../io/model-io.js";
+import { buildClassifier } from "../models/resnet.js";
+import { gatedPrediction, predictImages } from "./predict.js";
+import { alignBinary, fitClassifier } from "./trainer.js";
+
+const schema = { gate: { key: "abnormal", name: "Abnormal" }, findings: [{ key: "square", name: "Square" }] };
+const encoder = { inputSize: 16, width: 8, blocks: [1, 1] };
+const augment = { weak: weakAugment, strong: strongAugment };
+let dir = "";
+beforeAll(async () => {
+  await initBackend({ prefer: "wasm", log: () => {} });
+  dir = await mkdtemp(join(tmpdir(), "fixmatch-test-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("distribution alignment", () => {
+  it("leaves p unchanged when the model's mean matches the prior and lowers it when it over-predicts", () => {
+    expect(alignBinary(0.7, 0.2, 0.2)).toBeCloseTo(0.7, 6);
+    expect(alignBinary(0.7, 0.1, 0.4)).toBeLessThan(0.7);
+    expect(alignBinary(0.3, 0.4, 0.1)).toBeGreaterThan(0.3);
+  });
+});
+
+describe("gated prediction", () => {
+  it("reports each finding with the gate and the product", () => {
+    const g = gatedPrediction(["abn", "a", "b"], [0.8, 0.5, 0.25]);
+    expect(g.gate).toEqual({ key: "abn", prob: 0.8 });
+    expect(g.findings[1]).toEqual({ key: "b", prob: 0.25, gatedProb: 0.2 });
+  });
+});
+
+describe("FixMatch trainer", () => {
+  const data = squaresDataset(24, 16, 5, { square: 4 });
+  const unl = squaresDataset(32, 16, 6, { square: 4 });
+  // The finding label is missing for every third image: its loss must be masked, not NaN.
+  const finding = data.labels.map((y, i) => (i % 3 === 0 ? Number.NaN : y));
+  const labels = labelMatrixFromColumns(["abnormal", "square"], [data.labels, finding]);
+
+  it("trains with labelled + unlabelled streams, logs per-head mask rate, and leaks no tensors", async () => {
+    const net = buildClassifier({ encoder, schema });
+    const cfg = {
+      seed: 1,
+      epochs: 2,
+      batchSize: 8,
+      stepsPerEpoch: 2,
+      lr: 3e-3,
+      fixmatch: { enabled: true, mu: 2, threshold: { abnormal: 0.6, square: 0.7 } },
+    };
+    // Warm-up call so lazily created kernels/constants are not counted as a leak.
+    await fitClassifier({
+      config: { ...cfg, epochs: 1, stepsPerEpoch: 1 },
+      net,
+      labelled: { images: data.images, labels },
+      unlabelled: unl.images,
+      augment,
+    });
+    const before = tf.memory().numTensors;
+    const runDir = join(dir, "fm");
+    const res = await fitClassifier({
+      config: cfg,
+      net,
+      labelled: { images: data.images, labels },
+      unlabelled: unl.images,
+      augment,
+      runDir,
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(res.finished).toBe(true);
+    const m = res.metrics[1]!;
+    expect(m.mode).toBe("fixmatch");
+    expect(Number.isFinite(m.supervisedLoss)).toBe(true);
+    expect(Number.isFinite(m.unsupervisedLoss)).toBe(true);
+    expect(Object.keys(m.maskRate)).toEqual(["abnormal", "square"]);
+    const lines = (await readFile(join(runDir, "metrics.jsonl"), "utf8")).trim().split("\n");
+    expect(lines).toHaveLength(2);
+
+    const before2 = tf.memory().numTensors;
+    const p = await predictImages(net, unl.images, { mcSamples: 3, embeddings: true, batchSize: 16 });
+    expect(tf.memory().numTensors).toBe(before2);
+    expect(p.probs.length).toBe(32 * 2);
+    expect(p.bald?.length).toBe(32 * 2);
+    expect(p.embeddingSize).toBe(16);
+    expect([...p.probs].every((v) => v >= 0 && v <= 1)).toBe(true);
+    net.full.dispose();
+  });
+
+  it("supervised mode separates the classes, and a saved model predicts the same after loading", async () => {
+    const train = squaresDataset(64, 16, 9, { square: 5 });
+    const lab = labelMatrixFromColumns(["abnormal", "square"], [train.labels, train.labels]);
+    const net = buildClassifier({ encoder, schema, dropout: 0.1 });
+    const res = await fitClassifier({
+      config: {
+        seed: 2,
+        epochs: 6,
+        batchSize: 16,
+        lr: 5e-3,
+        fixmatch: { enabled: false },
+        ema: { enabled: false },
+      },
+      net,
+      labelled: { images: train.images, labels: lab },
+      augment,
+    });
+    expect(res.metrics[0]?.mode).toBe("supervised");
+    const p = await predictImages(net, train.images);
+    const pos = train.labels
+      .map((y, i) => (y === 1 ? (p.probs[i * 2] ?? 0) : null))
+      .filter((v): v is number => v !== null);
+    const neg = train.labels
+      .map((y, i) => (y === 0 ? (p.probs[i * 2] ?? 0) : null))
+      .filter((v): v is number => v !== null);
+    const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+    expect(mean(pos) - mean(neg)).toBeGreaterThan(0.3);
+
+    const modelDir = join(dir, "model");
+    await saveClassifier(net, modelDir);
+    const loaded = await loadClassifier(modelDir);
+    expect(loaded.headKeys).toEqual(["abnormal", "square"]);
+    expect(loaded.config.encoder.inputSize).toBe(16);
+    const q = await predictImages(loaded, train.images);
+    for (let i = 0; i < p.probs.length; i++) expect(q.probs[i]).toBeCloseTo(p.probs[i] ?? 0, 5);
+    net.full.dispose();
+    loaded.full.dispose();
+  });
+});

@@ -1,0 +1,451 @@
+import { existsSync } from "node:fs";
+import { appendFile, mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { z } from "zod";
+import { createRng, type Rng } from "../augment/rng.js";
+import { type ImageSet, imageBatch, type LabelMatrix } from "../data/image-set.js";
+import type { ClassifierNet } from "../models/resnet.js";
+import {
+  type ArrayEntry,
+  loadCheckpoint,
+  modelArrays,
+  restoreModelArrays,
+  saveCheckpoint,
+} from "../train/checkpoint.js";
+import { AdamW } from "../train/optimizer.js";
+import { cosineWithWarmup } from "../train/schedule.js";
+import { mixSeed } from "../train/seed.js";
+import { seedKernels, trainableVariables, WeightEma } from "../train/weights.js";
+import { classifierLogits, maskedHeadMean, sigmoidBce } from "./forward.js";
+
+export const fitConfigSchema = z
+  .object({
+    seed: z.number().int().default(0),
+    epochs: z.number().int().min(1).default(10),
+    /** Labelled batch size; the unlabelled batch is mu times larger. */
+    batchSize: z.number().int().min(1).default(32),
+    /** Steps per epoch; default: one pass over the labelled set (supervised) or the unlabelled set / mu (FixMatch). */
+    stepsPerEpoch: z.number().int().min(1).optional(),
+    lr: z.number().positive().default(1e-3),
+    minLr: z.number().min(0).default(0),
+    warmupEpochs: z.number().min(0).default(0),
+    weightDecay: z.number().min(0).default(5e-4),
+    /** Scale the learning rate of a pretrained encoder (1 = same as the heads). */
+    encoderLrScale: z.number().min(0).max(1).default(1),
+    fixmatch: z
+      .object({
+        enabled: z.boolean().default(true),
+        mu: z.number().int().min(1).default(2),
+        /** Confidence threshold: one number for all heads or per head key. */
+        threshold: z
+          .union([z.number().min(0.5).max(1), z.record(z.string(), z.number().min(0.5).max(1))])
+          .default(0.95),
+        lambdaU: z.number().min(0).default(1),
+        /** Align the mean pseudo-label probability of each head to its labelled prevalence. */
+        distributionAlignment: z.boolean().default(true),
+        daMomentum: z.number().min(0).max(1).default(0.99),
+      })
+      .strict()
+      .default({
+        enabled: true,
+        mu: 2,
+        threshold: 0.95,
+        lambdaU: 1,
+        distributionAlignment: true,
+        daMomentum: 0.99,
+      }),
+    ema: z
+      .object({ enabled: z.boolean().default(true), decay: z.number().min(0).max(1).default(0.99) })
+      .strict()
+      .default({ enabled: true, decay: 0.99 }),
+    maxNanSteps: z.number().int().min(1).default(5),
+    /** Re-seed kernels before training (off when the encoder comes pretrained). */
+    seedInit: z.boolean().default(true),
+  })
+  .strict();
+export type FitConfig = z.infer<typeof fitConfigSchema>;
+export type FitConfigInput = z.input<typeof fitConfigSchema>;
+
+export type AugmentFn = (x: tf.Tensor4D, rng: Rng) => tf.Tensor4D;
+
+export interface FitEpochMetrics {
+  kind: "fit";
+  mode: "fixmatch" | "supervised";
+  epoch: number;
+  step: number;
+  lr: number;
+  supervisedLoss: number;
+  unsupervisedLoss: number;
+  /** Fraction of unlabelled predictions above threshold, per head key. */
+  maskRate: Record<string, number>;
+  /** Distribution-alignment running mean of unlabelled predictions, per head. */
+  unlabelledMean: Record<string, number>;
+  nanSkipped: number;
+  seconds: number;
+  eval?: Record<string, unknown>;
+}
+
+export interface FitOptions {
+  config: FitConfigInput;
+  net: ClassifierNet;
+  labelled: { images: ImageSet; labels: LabelMatrix };
+  unlabelled?: ImageSet;
+  augment: { weak: AugmentFn; strong: AugmentFn };
+  runDir?: string;
+  resume?: boolean;
+  maxEpochs?: number;
+  /** Called after each epoch with EMA weights in place (when EMA is on); its result is logged. */
+  evaluate?: (net: ClassifierNet, epoch: number) => Promise<Record<string, unknown>>;
+  onEpoch?: (m: FitEpochMetrics) => void;
+}
+
+export interface FitResult {
+  epochsRun: number;
+  finished: boolean;
+  metrics: FitEpochMetrics[];
+}
+
+/** Per-head thresholds in head order. */
+export function headThresholds(threshold: FitConfig["fixmatch"]["threshold"], keys: string[]): number[] {
+  if (typeof threshold === "number") return keys.map(() => threshold);
+  return keys.map((k) => threshold[k] ?? 0.95);
+}
+
+/**
+ * Distribution alignment for binary heads: reweights p by target prior / running mean of the
+ * model's unlabelled predictions, then renormalizes against the complementary class.
+ */
+export function alignBinary(p: number, target: number, runningMean: number): number {
+  const eps = 1e-6;
+  const m = Math.min(1 - eps, Math.max(eps, runningMean));
+  const t = Math.min(1 - eps, Math.max(eps, target));
+  const a = (p * t) / m;
+  const b = ((1 - p) * (1 - t)) / (1 - m);
+  return a / (a + b);
+}
+
+function indexStream(n: number, needed: number, rng: Rng): number[] {
+  const out: number[] = [];
+  const base = Array.from({ length: n }, (_, i) => i);
+  while (out.length < needed) out.push(...rng.shuffle(base.slice()));
+  return out.slice(0, needed);
+}
+
+/**
+ * Fine-tuning with FixMatch (or supervised only, same trainer with `fixmatch.enabled=false`).
+ * Multi-head binary: the gate and each finding is a sigmoid head; missing labels (NaN) are masked.
+ * Per epoch it logs supervised loss, unsupervised loss and per-head mask rate; EMA weights are
+ * used for evaluation and for the final model.
+ */
+export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
+  const cfg = fitConfigSchema.parse(opts.config);
+  const { net } = opts;
+  const keys = net.headKeys;
+  const K = keys.length;
+  if (opts.labelled.labels.heads.join(",") !== keys.join(",")) {
+    throw new Error(`label heads [${opts.labelled.labels.heads}] differ from model heads [${keys}]`);
+  }
+  const useFixmatch = cfg.fixmatch.enabled && !!opts.unlabelled && opts.unlabelled.count > 0;
+  const nL = opts.labelled.images.count;
+  if (nL === 0) throw new Error("no labelled images");
+  const B = cfg.batchSize;
+  const uB = B * cfg.fixmatch.mu;
+  const steps =
+    cfg.stepsPerEpoch ??
+    (useFixmatch && opts.unlabelled
+      ? Math.max(1, Math.ceil(opts.unlabelled.count / uB))
+      : Math.max(1, Math.ceil(nL / B)));
+  const totalSteps = steps * cfg.epochs;
+  const warmupSteps = Math.round(cfg.warmupEpochs * steps);
+  const thresholds = headThresholds(cfg.fixmatch.threshold, keys);
+
+  // Labelled prevalence per head: the distribution-alignment target.
+  const lv = opts.labelled.labels.values;
+  const prevalence = keys.map((_, k) => {
+    let pos = 0;
+    let cnt = 0;
+    for (let i = 0; i < nL; i++) {
+      const v = lv[i * K + k];
+      if (v === undefined || Number.isNaN(v)) continue;
+      cnt++;
+      pos += v;
+    }
+    return cnt > 0 ? pos / cnt : 0.5;
+  });
+
+  if (cfg.seedInit) seedKernels(net.full, mixSeed(cfg.seed, 11));
+  const vars = trainableVariables(net.full);
+  const encoderVarNames = new Set(trainableVariables(net.encoder).map((v) => v.name));
+  const opt = new AdamW(vars, { weightDecay: cfg.weightDecay });
+  const ema = cfg.ema.enabled ? new WeightEma(net.full, cfg.ema.decay) : null;
+  let runningMean = prevalence.slice();
+  let epoch = 0;
+  let globalStep = 0;
+
+  const ckptPath = opts.runDir ? join(opts.runDir, "checkpoints", "last.ckpt") : undefined;
+  if (opts.resume && ckptPath && existsSync(ckptPath)) {
+    const ck = await loadCheckpoint(ckptPath);
+    const meta = ck.meta as { epoch: number; globalStep: number; optStep: number; runningMean: number[] };
+    restoreModelArrays(net.full, "model", ck.arrays, tf);
+    if (ema) {
+      const vals = ema.values.map((v, i) => {
+        const a = ck.arrays.get(`ema/${i}`);
+        if (!a) throw new Error(`checkpoint lacks ema/${i}`);
+        return tf.tensor(a.data, v.shape);
+      });
+      ema.setValues(vals);
+      tf.dispose(vals);
+    }
+    opt.setState({
+      step: meta.optStep,
+      slots: vars.map((_, i) => {
+        const m = ck.arrays.get(`opt/m/${i}`);
+        const v = ck.arrays.get(`opt/v/${i}`);
+        if (!m || !v) throw new Error(`checkpoint lacks optimizer slot ${i}`);
+        return { m: m.data, v: v.data };
+      }),
+    });
+    epoch = meta.epoch;
+    globalStep = meta.globalStep;
+    runningMean = meta.runningMean;
+  }
+  if (opts.runDir) await mkdir(opts.runDir, { recursive: true });
+
+  const metrics: FitEpochMetrics[] = [];
+  let epochsRun = 0;
+  let nanStreak = 0;
+  try {
+    while (epoch < cfg.epochs) {
+      if (opts.maxEpochs !== undefined && epochsRun >= opts.maxEpochs) break;
+      const t0 = performance.now();
+      const rng = createRng(mixSeed(cfg.seed, 200, epoch));
+      const lIdx = indexStream(nL, steps * B, rng);
+      const uIdx = useFixmatch && opts.unlabelled ? indexStream(opts.unlabelled.count, steps * uB, rng) : [];
+      let supSum = 0;
+      let unsupSum = 0;
+      let counted = 0;
+      let nanSkipped = 0;
+      const maskSum = new Array<number>(K).fill(0);
+      let lr = 0;
+      for (let s = 0; s < steps; s++) {
+        lr = cosineWithWarmup(globalStep, { baseLr: cfg.lr, totalSteps, warmupSteps, minLr: cfg.minLr });
+        const r = await trainStep({
+          net,
+          vars,
+          encoderVarNames,
+          opt,
+          lr,
+          encoderLrScale: cfg.encoderLrScale,
+          rng,
+          augment: opts.augment,
+          labelled: opts.labelled,
+          lBatch: lIdx.slice(s * B, (s + 1) * B),
+          unlabelled: useFixmatch ? opts.unlabelled : undefined,
+          uBatch: uIdx.slice(s * uB, (s + 1) * uB),
+          thresholds,
+          lambdaU: cfg.fixmatch.lambdaU,
+          da: cfg.fixmatch.distributionAlignment
+            ? { target: prevalence, runningMean, momentum: cfg.fixmatch.daMomentum }
+            : null,
+          dropoutSeed: mixSeed(cfg.seed, 300, globalStep),
+        });
+        globalStep += 1;
+        if (!Number.isFinite(r.total)) {
+          nanSkipped++;
+          nanStreak++;
+          if (nanStreak >= cfg.maxNanSteps)
+            throw new Error(`loss non-finite for ${nanStreak} steps in a row`);
+          continue;
+        }
+        nanStreak = 0;
+        ema?.update();
+        if (r.runningMean) runningMean = r.runningMean;
+        supSum += r.supervised;
+        unsupSum += r.unsupervised;
+        r.maskRate.forEach((m, k) => {
+          maskSum[k] = (maskSum[k] ?? 0) + m;
+        });
+        counted++;
+      }
+      epoch += 1;
+      epochsRun += 1;
+      const m: FitEpochMetrics = {
+        kind: "fit",
+        mode: useFixmatch ? "fixmatch" : "supervised",
+        epoch,
+        step: globalStep,
+        lr,
+        supervisedLoss: counted ? supSum / counted : Number.NaN,
+        unsupervisedLoss: counted ? unsupSum / counted : Number.NaN,
+        maskRate: Object.fromEntries(keys.map((k, i) => [k, counted ? (maskSum[i] ?? 0) / counted : 0])),
+        unlabelledMean: Object.fromEntries(keys.map((k, i) => [k, runningMean[i] ?? 0])),
+        nanSkipped,
+        seconds: 0,
+      };
+      if (opts.evaluate) {
+        const evaluate = opts.evaluate;
+        m.eval = ema ? await ema.withEma(() => evaluate(net, epoch)) : await evaluate(net, epoch);
+      }
+      m.seconds = (performance.now() - t0) / 1000;
+      metrics.push(m);
+      opts.onEpoch?.(m);
+      if (opts.runDir && ckptPath) {
+        await appendFile(join(opts.runDir, "metrics.jsonl"), `${JSON.stringify(m)}\n`);
+        const arrays = new Map<string, ArrayEntry>();
+        await modelArrays(net.full, "model", arrays);
+        if (ema) {
+          for (let i = 0; i < ema.values.length; i++) {
+            const v = ema.values[i] as tf.Variable;
+            arrays.set(`ema/${i}`, { shape: v.shape.slice(), data: (await v.data()) as Float32Array });
+          }
+        }
+        const st = await opt.getState();
+        st.slots.forEach((sl, i) => {
+          const shape = vars[i]?.shape.slice() ?? [];
+          arrays.set(`opt/m/${i}`, { shape, data: sl.m });
+          arrays.set(`opt/v/${i}`, { shape, data: sl.v });
+        });
+        await saveCheckpoint(ckptPath, {
+          meta: { kind: "fit", epoch, globalStep, optStep: st.step, runningMean, config: cfg },
+          arrays,
+        });
+      }
+    }
+    // The model that leaves the trainer carries the EMA weights (what evaluation saw).
+    if (epoch >= cfg.epochs) ema?.copyToModel();
+  } finally {
+    opt.dispose();
+    ema?.dispose();
+  }
+  return { epochsRun, finished: epoch >= cfg.epochs, metrics };
+}
+
+interface StepResult {
+  total: number;
+  supervised: number;
+  unsupervised: number;
+  maskRate: number[];
+  runningMean: number[] | null;
+}
+
+async function trainStep(a: {
+  net: ClassifierNet;
+  vars: tf.Variable[];
+  encoderVarNames: Set<string>;
+  opt: AdamW;
+  lr: number;
+  encoderLrScale: number;
+  rng: Rng;
+  augment: { weak: AugmentFn; strong: AugmentFn };
+  labelled: { images: ImageSet; labels: LabelMatrix };
+  lBatch: number[];
+  unlabelled: ImageSet | undefined;
+  uBatch: number[];
+  thresholds: number[];
+  lambdaU: number;
+  da: { target: number[]; runningMean: number[]; momentum: number } | null;
+  dropoutSeed: number;
+}): Promise<StepResult> {
+  const { net } = a;
+  const K = net.headKeys.length;
+  const nL = a.lBatch.length;
+  // Labels and masks for the labelled batch (NaN = missing).
+  const y = new Float32Array(nL * K);
+  const mask = new Float32Array(nL * K);
+  const counts = new Array<number>(K).fill(0);
+  a.lBatch.forEach((idx, i) => {
+    for (let k = 0; k < K; k++) {
+      const v = a.labelled.labels.values[idx * K + k];
+      if (v === undefined || Number.isNaN(v)) continue;
+      y[i * K + k] = v;
+      mask[i * K + k] = 1;
+      counts[k] = (counts[k] ?? 0) + 1;
+    }
+  });
+  const xl = tf.tidy(() => a.augment.weak(imageBatch(a.labelled.images, a.lBatch), a.rng));
+
+  let strong: tf.Tensor4D | null = null;
+  let pseudo: tf.Tensor2D | null = null;
+  let pmask: tf.Tensor2D | null = null;
+  const maskRate = new Array<number>(K).fill(0);
+  let runningMean: number[] | null = null;
+  const nU = a.unlabelled ? a.uBatch.length : 0;
+  if (a.unlabelled && nU > 0) {
+    const u = imageBatch(a.unlabelled, a.uBatch);
+    const weakU = tf.tidy(() => a.augment.weak(u, a.rng));
+    strong = tf.tidy(() => a.augment.strong(u, a.rng));
+    u.dispose();
+    const pw = tf.tidy(() => tf.sigmoid(classifierLogits(net, weakU, { training: true })));
+    weakU.dispose();
+    const p = (await pw.data()) as Float32Array;
+    pw.dispose();
+    let q = p;
+    if (a.da) {
+      const batchMean = new Array<number>(K).fill(0);
+      for (let i = 0; i < nU; i++)
+        for (let k = 0; k < K; k++) batchMean[k] = (batchMean[k] ?? 0) + (p[i * K + k] ?? 0) / nU;
+      runningMean = a.da.runningMean.map(
+        (m, k) => a.da!.momentum * m + (1 - a.da!.momentum) * (batchMean[k] ?? 0),
+      );
+      q = new Float32Array(p.length);
+      for (let i = 0; i < nU; i++)
+        for (let k = 0; k < K; k++) {
+          q[i * K + k] = alignBinary(p[i * K + k] ?? 0, a.da.target[k] ?? 0.5, runningMean[k] ?? 0.5);
+        }
+    }
+    const yh = new Float32Array(nU * K);
+    const mk = new Float32Array(nU * K);
+    for (let i = 0; i < nU; i++)
+      for (let k = 0; k < K; k++) {
+        const v = q[i * K + k] ?? 0.5;
+        yh[i * K + k] = v >= 0.5 ? 1 : 0;
+        const conf = Math.max(v, 1 - v);
+        if (conf >= (a.thresholds[k] ?? 0.95)) {
+          mk[i * K + k] = 1;
+          maskRate[k] = (maskRate[k] ?? 0) + 1 / nU;
+        }
+      }
+    pseudo = tf.tensor2d(yh, [nU, K]);
+    pmask = tf.tensor2d(mk, [nU, K]);
+  }
+
+  const yT = tf.tensor2d(y, [nL, K]);
+  const mT = tf.tensor2d(mask, [nL, K]);
+  let supT: tf.Tensor | null = null;
+  let unsT: tf.Tensor | null = null;
+  const { value, grads } = tf.variableGrads(() => {
+    const input = strong ? tf.concat([xl, strong], 0) : xl;
+    const logits = classifierLogits(net, input, { training: true, dropoutSeed: a.dropoutSeed });
+    const [ll, lu] = strong ? tf.split(logits, [nL, nU], 0) : [logits, null];
+    const ls = maskedHeadMean(sigmoidBce(ll as tf.Tensor, yT), mT, counts);
+    supT = tf.keep(ls);
+    if (!lu || !pseudo || !pmask) return ls;
+    // FixMatch: mean over the whole unlabelled batch (masked entries contribute 0), per head.
+    const lun = tf.mean(tf.mean(tf.mul(sigmoidBce(lu, pseudo), pmask), 0));
+    unsT = tf.keep(lun);
+    return tf.add(ls, tf.mul(lun, a.lambdaU)) as tf.Scalar;
+  }, a.vars);
+  const total = (await value.data())[0] ?? Number.NaN;
+  if (Number.isFinite(total)) {
+    const scaled = a.vars.map((v) => {
+      const g = grads[v.name];
+      if (!g) return undefined;
+      return a.encoderLrScale !== 1 && a.encoderVarNames.has(v.name) ? tf.mul(g, a.encoderLrScale) : g;
+    });
+    a.opt.apply(scaled, a.lr);
+    scaled.forEach((g, i) => {
+      const v = a.vars[i];
+      if (g && v && g !== grads[v.name]) g.dispose();
+    });
+  }
+  const supVal = supT ? ((await (supT as tf.Tensor).data())[0] ?? Number.NaN) : Number.NaN;
+  const unsupVal = unsT ? ((await (unsT as tf.Tensor).data())[0] ?? 0) : 0;
+  tf.dispose([value, ...Object.values(grads), xl, yT, mT]);
+  if (supT) (supT as tf.Tensor).dispose();
+  if (unsT) (unsT as tf.Tensor).dispose();
+  if (strong) strong.dispose();
+  if (pseudo) pseudo.dispose();
+  if (pmask) pmask.dispose();
+  return { total, supervised: supVal, unsupervised: unsupVal, maskRate, runningMean };
+}
