@@ -196,6 +196,54 @@ describe("importXrays with a labels CSV", () => {
   });
 });
 
+describe("importXrays limits and races", () => {
+  it("refuses a file over the size limit without reading it, and two runs at once store each image once", async () => {
+    const root = path.join(tmp, "race");
+    mkdirSync(root);
+    for (const r of kneeRows.slice(0, 12)) {
+      const rel = r.split(",")[0]!;
+      copyFileSync(path.join(KNEE, rel), path.join(root, path.basename(rel)));
+    }
+    writeFileSync(path.join(root, "huge.dcm"), new Uint8Array(300_000));
+    const ds = await createDataset(db, { name: "Race", actor });
+    const run = () =>
+      importXrays({
+        db,
+        storage,
+        datasetId: ds.id,
+        root,
+        actor,
+        limits: { maxBytes: 200_000 },
+        concurrency: 2,
+      });
+    const [a, b] = await Promise.all([run(), run()]);
+    for (const r of [a, b]) {
+      expect(r.refused).toEqual([
+        { path: "huge.dcm", reason: "file is 293.0 KiB, over the 195.3 KiB limit" },
+      ]);
+      expect(r.totals.imported + r.totals.duplicates).toBe(12);
+    }
+    expect(a.totals.imported + b.totals.imported).toBe(12);
+    expect(await db.$count(images, eq(images.datasetId, ds.id))).toBe(12);
+  });
+
+  it("imports only the files given, resolved inside the root", async () => {
+    const ds = await createDataset(db, { name: "Some files", actor });
+    const root = path.join(tmp, "race");
+    const names = kneeRows.slice(0, 2).map((r) => path.basename(r.split(",")[0]!));
+    const report = await importXrays({
+      db,
+      storage,
+      datasetId: ds.id,
+      root,
+      files: [names[0]!, path.join(root, names[1]!), "../outside.png"],
+      actor,
+    });
+    expect(report.totals).toEqual({ files: 3, imported: 2, duplicates: 0, refused: 1 });
+    expect(report.refused[0]).toEqual({ path: "../outside.png", reason: "path escapes the import folder" });
+  });
+});
+
 describe("importXrays on the shared DICOM samples", () => {
   it("imports every DICOM or refuses it with a clear reason", async () => {
     const ds = await createDataset(db, { name: "DICOM samples", actor });

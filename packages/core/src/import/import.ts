@@ -23,6 +23,7 @@ import {
   type DecodedXray,
   type DecodeLimits,
   decodeXray,
+  formatSize,
   isImageRefusal,
 } from "@xray/imaging";
 import { type Storage, sha256Hex } from "@xray/storage";
@@ -293,7 +294,7 @@ export async function importXrays(opts: ImportXraysOptions): Promise<ImportXrays
           if (st.size > limits.maxBytes)
             return {
               item,
-              refusal: `file is ${(st.size / 1024 / 1024).toFixed(1)} MiB, over the ${(limits.maxBytes / 1024 / 1024).toFixed(0)} MiB limit`,
+              refusal: `file is ${formatSize(st.size)}, over the ${formatSize(limits.maxBytes)} limit`,
             };
           const bytes = new Uint8Array(await readFile(real));
           return { item, bytes, sha256: sha256Hex(bytes) };
