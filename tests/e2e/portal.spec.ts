@@ -1,6 +1,11 @@
 import { randomUUID } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { DEMO_ACCOUNTS, expect, logIn, test } from "./fixtures";
 import { ROLES } from "./roles";
+
+const DEMO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../demo");
 
 test.describe("signed out", () => {
   test("pages redirect to the login page and the API answers 401", async ({ page, request }) => {
@@ -90,4 +95,33 @@ test("an admin creates a user who can sign in, then disables them, which ends th
   await logIn(reader, email, password);
   await expect(reader.getByRole("alert")).toHaveText(/disabled/);
   await context.close();
+});
+
+test("an admin uploads files and sees the import report: duplicates and refusals with reasons", async ({
+  pageAs,
+}) => {
+  const admin = await pageAs("admin");
+  await admin.goto("/admin/imports");
+  const kneeDir = path.join(DEMO_DIR, "knee-oa-mini-224", "images", "0");
+  const knee = readdirSync(kneeDir).find((f) => f.endsWith(".png"));
+  if (!knee) throw new Error("no demo knee image");
+  const datasetSelect = admin.getByLabel("Dataset");
+  const kneeOption = datasetSelect.locator("option", { hasText: "Knee" });
+  await datasetSelect.selectOption({ value: (await kneeOption.getAttribute("value")) ?? "" });
+  await admin.getByLabel(/^Images/).setInputFiles([
+    { name: knee, mimeType: "image/png", buffer: readFileSync(path.join(kneeDir, knee)) },
+    { name: "empty.png", mimeType: "image/png", buffer: Buffer.alloc(0) },
+    { name: "notes.dcm", mimeType: "application/dicom", buffer: Buffer.from("not a dicom file at all") },
+  ]);
+  const uploaded = admin.waitForResponse(
+    (r) => r.url().endsWith("/api/imports") && r.request().method() === "POST",
+  );
+  await admin.getByRole("button", { name: "Import" }).click();
+  expect((await uploaded).status()).toBe(200);
+  const report = admin.getByTestId("import-report");
+  await expect(report).toContainText("0 imported, 1 duplicate, 2 refused");
+  await expect(report.getByRole("row", { name: /empty\.png/ })).toBeVisible();
+  await expect(report.getByRole("row", { name: /notes\.dcm/ })).toBeVisible();
+  // The run is listed with its totals.
+  await expect(admin.getByTestId("import-row").first()).toContainText("upload by admin@xray.local");
 });

@@ -2,11 +2,9 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { can } from "@xray/auth/permissions";
-import { ServiceError } from "@xray/core/errors";
-import { importXrays } from "@xray/core/import/index";
 import { z } from "zod";
 import { getSessionUser } from "@/server/auth";
-import { getPlatform } from "@/server/platform";
+import { runUploadImport } from "@/server/import-job";
 
 // Uploads are buffered by the multipart parser: keep one request to a sane size.
 const MAX_UPLOAD_BYTES = 2 * 1024 ** 3;
@@ -72,10 +70,7 @@ export async function POST(request: Request) {
       labelsCsv = path.join(work, "labels.csv");
       await writeFile(labelsCsv, new Uint8Array(await labels.arrayBuffer()));
     }
-    const { db, storage } = getPlatform();
-    const report = await importXrays({
-      db,
-      storage,
+    const result = await runUploadImport({
       datasetId: fields.data.datasetId,
       root,
       labelsCsv,
@@ -83,13 +78,9 @@ export async function POST(request: Request) {
       actor: { id: user.id, role: user.role },
       source: `upload by ${user.email}: ${files.length} file${files.length === 1 ? "" : "s"}`,
     });
-    return json(200, report);
-  } catch (err) {
-    if (err instanceof ServiceError) {
-      const status = err.code === "NOT_FOUND" ? 404 : err.code === "FORBIDDEN" ? 403 : 400;
-      return json(status, { error: err.message });
-    }
-    throw err;
+    if (result.ok) return json(200, result.report);
+    const status = result.code === "NOT_FOUND" ? 404 : result.code === "FORBIDDEN" ? 403 : 400;
+    return json(status, { error: result.message });
   } finally {
     await rm(work, { recursive: true, force: true });
   }
