@@ -1,0 +1,89 @@
+import { type Db, type RoundProgress, roundMetrics, trainingRounds } from "@xray/db";
+import { and, eq, sql } from "drizzle-orm";
+
+export class RoundCancelled extends Error {
+  constructor() {
+    super("round cancelled");
+    this.name = "RoundCancelled";
+  }
+}
+
+export class RoundLost extends Error {
+  constructor() {
+    super("another worker holds this round");
+    this.name = "RoundLost";
+  }
+}
+
+/**
+ * Writes a running round's progress and heartbeat to the database at most every `intervalMs`, and
+ * learns of cancellation on the same round trip. The heartbeat is the round's lease: a worker that
+ * stops beating (killed) loses the round to the reaper, which queues it again for resume.
+ */
+export class RoundReporter {
+  private last = 0;
+  private pending: RoundProgress;
+  private cancelled = false;
+  private lost = false;
+  private readonly started = Date.now();
+  private readonly timer: NodeJS.Timeout;
+  private inflight: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: Db,
+    readonly roundId: string,
+    private readonly workerId: string,
+    initial: RoundProgress,
+    private readonly intervalMs = 2_000,
+  ) {
+    this.pending = initial;
+    // Beat even while a long synchronous-ish step runs between progress calls.
+    this.timer = setInterval(() => void this.flush(), intervalMs);
+    this.timer.unref();
+  }
+
+  get elapsedSeconds(): number {
+    return (Date.now() - this.started) / 1000;
+  }
+
+  update(p: Partial<RoundProgress>): void {
+    this.pending = { ...this.pending, ...p };
+    if (Date.now() - this.last >= this.intervalMs) void this.flush();
+  }
+
+  /** Throws when the round was cancelled or taken over; call between steps. */
+  check(): void {
+    if (this.lost) throw new RoundLost();
+    if (this.cancelled) throw new RoundCancelled();
+  }
+
+  async metric(stage: string, epoch: number, values: Record<string, number>): Promise<void> {
+    await this.db.insert(roundMetrics).values({ roundId: this.roundId, stage, epoch, values });
+  }
+
+  flush(): Promise<void> {
+    this.last = Date.now();
+    const progress = this.pending;
+    this.inflight = this.inflight.then(async () => {
+      try {
+        const rows = await this.db
+          .update(trainingRounds)
+          .set({ progress, heartbeatAt: sql`now()` })
+          .where(and(eq(trainingRounds.id, this.roundId), eq(trainingRounds.workerId, this.workerId)))
+          .returning({ status: trainingRounds.status });
+        const row = rows[0];
+        if (!row) this.lost = true;
+        else if (row.status === "cancelling" || row.status === "cancelled") this.cancelled = true;
+      } catch (err) {
+        // A database hiccup must not kill a long round; the next beat retries.
+        console.warn(`[worker] progress write failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    });
+    return this.inflight;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.inflight;
+  }
+}
