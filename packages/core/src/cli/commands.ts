@@ -66,7 +66,9 @@ const importCommand: Command = {
 
 Imports every PNG, JPEG and DICOM file (by content, not by name) under the folder, or the files given.
 Each file is stored (original, normalized 8-bit PNG, thumbnail), refused with a reason, or reported as a
-duplicate when the same bytes are already in the dataset. A bad file never stops the rest.
+duplicate when the same bytes are already in the dataset. A bad file never stops the rest. With --labels,
+rows with a blank label cell, and files that have no row, arrive unlabelled (they join the annotators'
+queue); labelled images get a gold label and need no reads.
 
 Options:
   --dataset NAME        dataset to import into (required)
