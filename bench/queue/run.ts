@@ -14,8 +14,9 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import type { Actor } from "@xray/core";
+import { rankQueue } from "@xray/core/priorities";
 import { nextImage } from "@xray/core/queue";
-import { seedDataset, seedImages, seedUsers } from "@xray/core/queue.fixtures";
+import { seedDataset, seedImages, seedUsers, seedVersion } from "@xray/core/queue.fixtures";
 import { submitRead } from "@xray/core/reads";
 import { applyMigrations, closeDb, createDb, startEmbeddedPostgres } from "@xray/db";
 import { sql } from "drizzle-orm";
@@ -27,6 +28,10 @@ const { values: args } = parseArgs({
     annotators: { type: "string", default: "50" },
     seconds: { type: "string", default: "20" },
     warmup: { type: "string", default: "3" },
+    /** Pause per annotator between images (a human reads for seconds; 0 = closed loop, the worst case). */
+    "think-ms": { type: "string", default: "0" },
+    /** Also time rankQueue over the whole pool (cold-start random, then entropy on seeded predictions). */
+    rank: { type: "boolean", default: false },
     url: { type: "string" },
   },
 });
@@ -40,6 +45,7 @@ const IMAGES = Number(args.images);
 const ANNOTATORS = Number(args.annotators);
 const SECONDS = Number(args.seconds);
 const WARMUP = Number(args.warmup);
+const THINK_MS = Number(args["think-ms"]);
 
 function pct(sorted: number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -72,7 +78,10 @@ try {
   const seedSeconds = (performance.now() - t0) / 1000;
   const annotators = await seedUsers(db, "annotator", ANNOTATORS, `bench${Date.now()}-`);
   console.log(
-    `seeded ${IMAGES} images in ${seedSeconds.toFixed(1)} s; ${ANNOTATORS} annotators, ${SECONDS} s run`,
+    `seeded ${IMAGES} images in ${seedSeconds.toFixed(1)} s; ${ANNOTATORS} annotators, ${SECONDS} s run, think ${THINK_MS} ms; load average ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" ")} on ${os.cpus().length} CPUs`,
   );
 
   const next: number[] = [];
@@ -103,6 +112,7 @@ try {
       }
       const c = performance.now();
       n++;
+      if (THINK_MS > 0) await new Promise((r) => setTimeout(r, THINK_MS));
       if (a >= measureFrom) {
         next.push(b - a);
         submit.push(c - b);
@@ -126,6 +136,26 @@ try {
     order by i.priority desc nulls last, i.id limit 1 for update of i skip locked`);
   console.log("candidate query plan:");
   for (const r of plan.rows) console.log(`  ${r["QUERY PLAN"]}`);
+  console.log(
+    `load average after: ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" ")}`,
+  );
+  if (args.rank) {
+    const cold = await rankQueue(db, { datasetId, versionId: null, strategy: "random", seed: 1 });
+    console.log(`rankQueue cold-start random: ${cold.ranked} images in ${(cold.ms / 1000).toFixed(1)} s`);
+    const versionId = await seedVersion(db, { datasetId, number: 1 });
+    const t1 = performance.now();
+    await db.execute(sql`
+      insert into predictions (version_id, image_id, probs, uncertainty)
+      select ${versionId}, id, jsonb_build_object('abnormal', random(), 'fracture', random(), 'effusion', random(),
+        'osteophytes', random()), 0
+      from images where dataset_id = ${datasetId}`);
+    console.log(`seeded predictions in ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+    const ent = await rankQueue(db, { datasetId, versionId, strategy: "entropy", seed: 1 });
+    console.log(`rankQueue entropy: ${ent.ranked} images in ${(ent.ms / 1000).toFixed(1)} s`);
+  }
 } finally {
   await closeDb(db);
   if (stopServer) await stopServer();
