@@ -46,6 +46,8 @@ describe("pnpm xray", () => {
       expect(r.code).toBe(0);
       expect(r.out).toMatch(/^Usage: pnpm xray/);
     }
+    expect((await cli("user", "--help")).out).toMatch(/user add +create a user/);
+    expect((await cli("dataset")).code).toBe(2);
     expect((await cli("import", tmp)).code).toBe(2);
     expect((await cli("frobnicate")).code).toBe(2);
     expect((await cli("user", "add", "--email", "a@b.c", "--role", "king")).err).toMatch(

@@ -22,6 +22,15 @@ export async function runCli(argv: string[], out = console.log, err = console.er
     return argv.length === 0 ? 2 : 0;
   }
   const found = find(argv);
+  const group = COMMANDS.filter((c) => c.path.length > 1 && c.path[0] === argv[0]);
+  if (!found && group.length > 0) {
+    const lines = group.map((c) => `  ${c.path.join(" ").padEnd(16)} ${c.summary}`);
+    const wantsHelp = argv.includes("--help") || argv.includes("-h");
+    (wantsHelp ? out : err)(
+      `Usage: pnpm xray ${argv[0]} <command> [options]\n\nCommands:\n${lines.join("\n")}`,
+    );
+    return wantsHelp ? 0 : 2;
+  }
   if (!found) {
     err(`unknown command: ${argv.join(" ")}\n`);
     err(overview());
