@@ -100,10 +100,10 @@ async function main(): Promise<void> {
     stdio: "inherit",
   });
   children.push(web);
-  const workerEntry = path.join(root, "trainer/src/cli.ts");
+  const workerEntry = path.join(root, "trainer/src/worker/main.ts");
   for (let i = 0; i < env.XRAY_WORKERS; i++) {
     const tsx = path.join(root, "node_modules", ".bin", "tsx");
-    const worker = spawn(tsx, [workerEntry, "worker"], {
+    const worker = spawn(tsx, [workerEntry], {
       cwd: root,
       env: { ...childEnv, XRAY_WORKER_ID: `local-${i + 1}` },
       stdio: "inherit",
