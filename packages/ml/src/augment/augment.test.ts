@@ -14,6 +14,7 @@ import {
   gamma,
   gaussianBlur,
   gaussianNoise,
+  onSubset,
   posterize,
   sharpness,
   solarize,
@@ -156,6 +157,22 @@ describe("ops", () => {
     const ac = autocontrast(x, [true, false]).dataSync();
     expect([ac[0], ac[3], ac[4]].map((v) => +(v as number).toFixed(5))).toEqual([0, 1, 0.2]);
     tf.dispose(x);
+  });
+
+  it("onSubset applies an op to the flagged images only, keeping batch order", () => {
+    const x = tf.tensor4d([1, 2, 3, 4, 5], [5, 1, 1, 1]);
+    const seen: number[][] = [];
+    const y = onSubset(x, [true, false, false, true, true], (s, idx) => {
+      seen.push(idx);
+      return tf.mul(s, 10) as tf.Tensor4D;
+    });
+    expect(Array.from(y.dataSync())).toEqual([10, 2, 3, 40, 50]);
+    expect(seen).toEqual([[0, 3, 4]]);
+    const none = onSubset(x, [false, false, false, false, false], () => {
+      throw new Error("not called");
+    });
+    expect(Array.from(none.dataSync())).toEqual([1, 2, 3, 4, 5]);
+    tf.dispose([x, y, none]);
   });
 
   it("equalize spreads a low-contrast histogram, keeps order and leaves flat images alone", () => {

@@ -20,6 +20,7 @@ export {
   gamma,
   gaussianBlur,
   gaussianNoise,
+  onSubset,
   posterize,
   sharpness,
   solarize,

@@ -23,6 +23,7 @@ import {
   gamma,
   gaussianBlur,
   gaussianNoise,
+  onSubset,
   posterize,
   sharpness,
   solarize,
@@ -201,51 +202,56 @@ export function strongAugment(x: tf.Tensor4D, rng: Rng, options: StrongAugmentOp
     params.push(p);
   }
   return tf.tidy(() => {
+    const pick =
+      <T>(f: (p: StrongParams) => T) =>
+      (idx: number[]): T[] =>
+        idx.map((i) => f(params[i] as StrongParams));
+    const all = (s: tf.Tensor4D) => new Array<boolean>(s.shape[0]).fill(true);
     let y = affine(
       x,
       params.map((p) => p.geo),
       "reflect",
     );
-    if (params.some((p) => p.autocontrast))
-      y = autocontrast(
-        y,
-        params.map((p) => p.autocontrast),
-      );
-    if (params.some((p) => p.equalize))
-      y = equalize(
-        y,
-        params.map((p) => p.equalize),
-      );
-    if (params.some((p) => p.brightness !== 0))
-      y = brightness(
-        y,
-        params.map((p) => p.brightness),
-      );
-    if (params.some((p) => p.contrast !== 1))
-      y = contrast(
-        y,
-        params.map((p) => p.contrast),
-      );
-    if (params.some((p) => p.gamma !== 1))
-      y = gamma(
-        y,
-        params.map((p) => p.gamma),
-      );
-    if (params.some((p) => p.sharpness !== 1))
-      y = sharpness(
-        y,
-        params.map((p) => p.sharpness),
-      );
-    if (params.some((p) => p.posterize !== null))
-      y = posterize(
-        y,
-        params.map((p) => p.posterize),
-      );
-    if (params.some((p) => p.solarize <= 1))
-      y = solarize(
-        y,
-        params.map((p) => p.solarize),
-      );
+    y = onSubset(
+      y,
+      params.map((p) => p.autocontrast),
+      (s) => autocontrast(s, all(s)),
+    );
+    y = onSubset(
+      y,
+      params.map((p) => p.equalize),
+      (s) => equalize(s, all(s)),
+    );
+    y = onSubset(
+      y,
+      params.map((p) => p.brightness !== 0),
+      (s, idx) => brightness(s, pick((p) => p.brightness)(idx)),
+    );
+    y = onSubset(
+      y,
+      params.map((p) => p.contrast !== 1),
+      (s, idx) => contrast(s, pick((p) => p.contrast)(idx)),
+    );
+    y = onSubset(
+      y,
+      params.map((p) => p.gamma !== 1),
+      (s, idx) => gamma(s, pick((p) => p.gamma)(idx)),
+    );
+    y = onSubset(
+      y,
+      params.map((p) => p.sharpness !== 1),
+      (s, idx) => sharpness(s, pick((p) => p.sharpness)(idx)),
+    );
+    y = onSubset(
+      y,
+      params.map((p) => p.posterize !== null),
+      (s, idx) => posterize(s, pick((p) => p.posterize)(idx)),
+    );
+    y = onSubset(
+      y,
+      params.map((p) => p.solarize < 1),
+      (s, idx) => solarize(s, pick((p) => p.solarize)(idx)),
+    );
     if (params.some((p) => p.cutout !== null))
       y = cutout(
         y,
