@@ -156,6 +156,26 @@ describe("decodeXray: DICOM", () => {
     expect(pixels[0]).toBe(Math.round(0.299 * 255));
   });
 
+  it("decodes JPEG baseline DICOM through sharp", async () => {
+    const jpeg = await sharp({
+      create: { width: 40, height: 30, channels: 3, background: { r: 90, g: 90, b: 90 } },
+    })
+      .jpeg({ quality: 95 })
+      .toBuffer();
+    const bytes = syntheticDicom({
+      rows: 30,
+      cols: 40,
+      bitsAllocated: 8,
+      photometric: "MONOCHROME1",
+      transferSyntax: "1.2.840.10008.1.2.4.50",
+      fragments: [new Uint8Array(jpeg)],
+    });
+    const d = await decodeXray(bytes, "jpeg.dcm");
+    expect([d.width, d.height]).toEqual([40, 30]);
+    expect(d.normalization).toMatch(/JPEG baseline decoded.*inverted \(MONOCHROME1\)/);
+    expect(Math.abs(mean((await greyOf(d.normalizedPng)).pixels) - (255 - 90))).toBeLessThan(3);
+  });
+
   it("decodes or clearly refuses every DICOM of the shared samples", async () => {
     const dir = path.join(DATA, "dicom-samples");
     const files: string[] = [];

@@ -21,6 +21,8 @@ export interface SyntheticDicomOptions {
   /** Samples in file order (planar configuration 0); ignored when `pixelBytes` is given. */
   pixels?: ArrayLike<number>;
   pixelBytes?: Uint8Array;
+  /** Compressed frames written as encapsulated pixel data (one fragment each); needs a compressed transferSyntax. */
+  fragments?: Uint8Array[];
   transferSyntax?: string;
   bigEndian?: boolean;
   windowCenter?: string;
@@ -120,10 +122,40 @@ export function syntheticDicom(o: SyntheticDicomOptions): Uint8Array {
   if (o.rescaleIntercept) elements.push({ tag: [0x0028, 0x1052], vr: "DS", value: o.rescaleIntercept });
   if (o.rescaleSlope) elements.push({ tag: [0x0028, 0x1053], vr: "DS", value: o.rescaleSlope });
   elements.sort((a, b) => a.tag[0] - b.tag[0] || a.tag[1] - b.tag[1]);
-  elements.push({ tag: [0x7fe0, 0x0010], vr: bitsAllocated === 8 ? "OB" : "OW", value: pixelBytes });
   const preamble = new Uint8Array(132);
   preamble.set([0x44, 0x49, 0x43, 0x4d], 128);
-  return concat([preamble, groupLength, metaBody, ...elements.map((e) => encodeElement(e, little))]);
+  const head = [preamble, groupLength, metaBody, ...elements.map((e) => encodeElement(e, little))];
+  if (o.fragments) return concat([...head, encapsulated(o.fragments)]);
+  return concat([
+    ...head,
+    encodeElement(
+      { tag: [0x7fe0, 0x0010], vr: bitsAllocated === 8 ? "OB" : "OW", value: pixelBytes },
+      little,
+    ),
+  ]);
+}
+
+/** Pixel Data of undefined length: an empty basic offset table item, one item per fragment, a delimiter. */
+function encapsulated(fragments: Uint8Array[]): Uint8Array {
+  const tagged = (group: number, element: number, length: number, vr?: string) => {
+    const b = new Uint8Array(vr ? 12 : 8);
+    const dv = new DataView(b.buffer);
+    dv.setUint16(0, group, true);
+    dv.setUint16(2, element, true);
+    if (vr) {
+      b[4] = vr.charCodeAt(0);
+      b[5] = vr.charCodeAt(1);
+      dv.setUint32(8, length, true);
+    } else dv.setUint32(4, length, true);
+    return b;
+  };
+  const parts: Uint8Array[] = [tagged(0x7fe0, 0x0010, 0xffffffff, "OB"), tagged(0xfffe, 0xe000, 0)];
+  for (const f of fragments) {
+    const even = f.length % 2 === 0 ? f : concat([f, new Uint8Array(1)]);
+    parts.push(tagged(0xfffe, 0xe000, even.length), even);
+  }
+  parts.push(tagged(0xfffe, 0xe0dd, 0));
+  return concat(parts);
 }
 
 function chunk(type: string, data: Uint8Array): Uint8Array {
