@@ -9,12 +9,15 @@ import {
   brierScore,
   cohensKappa,
   cohensKappaFromMatrix,
+  compareAurocs,
   confusionAt,
   delongComponents,
   delongVariance,
   expectedCalibrationError,
   fleissKappa,
   fleissTable,
+  headReports,
+  normalCdf,
   normalQuantile,
   perHeadReport,
   reliability,
@@ -130,6 +133,41 @@ describe("DeLong", () => {
     const perfect = aurocCI([0, 0, 0, 1, 1, 1], [0.1, 0.2, 0.3, 0.7, 0.8, 0.9]);
     expect(perfect.auroc).toBe(1);
     expect(perfect.upper).toBe(1);
+  });
+});
+
+describe("DeLong paired comparison", () => {
+  it("matches the brute-force covariance of structural components", () => {
+    const { labels, scores } = randomCase(31, 90, 12);
+    const rng = createRng(32);
+    const other = scores.map((s) => Math.min(1, Math.max(0, s + 0.2 * rng.normal())));
+    const a = pairwise(labels, scores);
+    const b = pairwise(labels, other);
+    const cov = (x: number[], y: number[], mx: number, my: number) =>
+      x.reduce((acc, v, i) => acc + (v - mx) * ((y[i] as number) - my), 0) / (x.length - 1);
+    const n1 = a.v10.length;
+    const n0 = a.v01.length;
+    const variance =
+      (cov(a.v10, a.v10, a.auc, a.auc) +
+        cov(b.v10, b.v10, b.auc, b.auc) -
+        2 * cov(a.v10, b.v10, a.auc, b.auc)) /
+        n1 +
+      (cov(a.v01, a.v01, a.auc, a.auc) +
+        cov(b.v01, b.v01, b.auc, b.auc) -
+        2 * cov(a.v01, b.v01, a.auc, b.auc)) /
+        n0;
+    const c = compareAurocs(labels, scores, other);
+    expect(c.difference).toBeCloseTo(a.auc - b.auc, 12);
+    expect(c.se).toBeCloseTo(Math.sqrt(variance), 12);
+    expect(c.pValue).toBeCloseTo(2 * (1 - normalCdf(Math.abs(c.z))), 12);
+    expect(c.pValue).toBeGreaterThan(0);
+    expect(c.pValue).toBeLessThan(1);
+    expect(normalCdf(1.959964)).toBeCloseTo(0.975, 6);
+    expect(normalCdf(0)).toBeCloseTo(0.5, 7);
+    // A model compared with itself: no difference, no test.
+    const self = compareAurocs(labels, scores, scores);
+    expect(self.difference).toBe(0);
+    expect(self.pValue).toBeNaN();
   });
 });
 
@@ -375,6 +413,17 @@ describe("perHeadReport", () => {
     expect(r.calibration.bins).toHaveLength(10);
     expect(r.brier).toBeCloseTo(brierScore(labels, scores), 12);
     expect(r.warnings).toEqual([]);
+  });
+
+  it("headReports reports every head by name", () => {
+    const r = headReports(
+      { gate: [0, 1, 1, 0], effusion: [null, 1, 0, 0] },
+      { gate: [0.2, 0.8, 0.7, 0.1], effusion: [0.5, 0.9, 0.3, 0.2] },
+    );
+    expect(Object.keys(r)).toEqual(["gate", "effusion"]);
+    expect(r.gate?.auroc.value).toBe(1);
+    expect(r.effusion?.n).toBe(3);
+    expect(() => headReports({ gate: [0, 1] }, {})).toThrow(/no probabilities/);
   });
 
   it("reports one-class heads with nulls and a warning instead of throwing", () => {

@@ -173,3 +173,21 @@ export function perHeadReport(
     warnings,
   };
 }
+
+/**
+ * perHeadReport for every head of a model (gate and findings), keyed by head name. A head missing
+ * from `probs` throws; labels may use null for items not labelled for that head.
+ */
+export function headReports(
+  labels: Readonly<Record<string, ReadonlyArray<number | boolean | null | undefined>>>,
+  probs: Readonly<Record<string, ArrayLike<number>>>,
+  options: HeadReportOptions | ((head: string) => HeadReportOptions) = {},
+): Record<string, HeadReport> {
+  const out: Record<string, HeadReport> = {};
+  for (const [head, y] of Object.entries(labels)) {
+    const p = probs[head];
+    if (!p) throw new RangeError(`headReports: no probabilities for head "${head}"`);
+    out[head] = perHeadReport(y, p, typeof options === "function" ? options(head) : options);
+  }
+  return out;
+}

@@ -298,3 +298,62 @@ export function averagePrecision(labels: ArrayLike<number>, scores: ArrayLike<nu
   }
   return ap;
 }
+
+/** Standard normal CDF (Abramowitz & Stegun 7.1.26 erf, |error| < 1.5e-7). */
+export function normalCdf(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const erf =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
+      t *
+      Math.exp(-x * x);
+  return z >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
+}
+
+export interface AurocComparison {
+  aurocA: number;
+  aurocB: number;
+  /** aurocA - aurocB */
+  difference: number;
+  se: number;
+  z: number;
+  /** Two-sided p-value of DeLong's test for correlated ROC curves; NaN when se is 0 or undefined. */
+  pValue: number;
+}
+
+/**
+ * DeLong's test comparing two models' AUROCs on the same labelled items (paired): the variance of
+ * the difference uses the covariance of the two models' structural components.
+ */
+export function compareAurocs(
+  labels: ArrayLike<number>,
+  scoresA: ArrayLike<number>,
+  scoresB: ArrayLike<number>,
+): AurocComparison {
+  const a = delongComponents(labels, scoresA);
+  const b = delongComponents(labels, scoresB);
+  const n1 = a.v10.length;
+  const n0 = a.v01.length;
+  const nan = Number.NaN;
+  if (Number.isNaN(a.auroc) || Number.isNaN(b.auroc) || n1 < 2 || n0 < 2) {
+    return { aurocA: a.auroc, aurocB: b.auroc, difference: a.auroc - b.auroc, se: nan, z: nan, pValue: nan };
+  }
+  // Sample variance of the per-item difference of components = Var_A + Var_B - 2 Cov_AB.
+  const varDiff = (va: Float64Array, vb: Float64Array, mean: number): number => {
+    let ss = 0;
+    for (let i = 0; i < va.length; i++) ss += ((va[i] as number) - (vb[i] as number) - mean) ** 2;
+    return ss / (va.length - 1);
+  };
+  const d = a.auroc - b.auroc;
+  const se = Math.sqrt(varDiff(a.v10, b.v10, d) / n1 + varDiff(a.v01, b.v01, d) / n0);
+  const z = se > 0 ? d / se : nan;
+  return {
+    aurocA: a.auroc,
+    aurocB: b.auroc,
+    difference: d,
+    se,
+    z,
+    pValue: se > 0 ? 2 * (1 - normalCdf(Math.abs(z))) : nan,
+  };
+}
