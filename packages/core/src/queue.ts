@@ -77,17 +77,22 @@ function toQueueImage(r: ImageRow): QueueImage {
   };
 }
 
+type Nullable<T> = { [K in keyof T]: T[K] | null };
+
 /**
- * Renews the caller's oldest unexpired lease in the dataset that still needs their read, in one
- * statement that also reads the dataset's lease time (null: no such dataset).
+ * One statement, one round trip: renew the caller's oldest unexpired lease in the dataset that still
+ * needs their read; if there is none, choose the best free image (SKIP LOCKED), lease it and audit
+ * the lease. Also returns the dataset's lease time (null: no such dataset) and the candidate id, so a
+ * candidate without a lease means a concurrent caller won the race for it.
  */
-async function renewHeldLease(
-  db: DbOrTx,
-  actor: Actor,
-  datasetId: string,
-): Promise<{ leaseMinutes: number | null; held: QueueItem | null }> {
+async function leaseStatement(db: DbOrTx, actor: Actor, datasetId: string) {
   const res = await db.execute<
-    { lease_minutes: number | null; expires_at: Date | null } & { [K in keyof ImageRow]: ImageRow[K] | null }
+    {
+      lease_minutes: number | null;
+      candidate: string | null;
+      resumed: boolean | null;
+      expires_at: Date | null;
+    } & Nullable<ImageRow>
   >(sql`
     with ds as (select lease_minutes from datasets where id = ${datasetId}),
     held as (
@@ -104,37 +109,10 @@ async function renewHeldLease(
       from held
       where leases.image_id = held.image_id and leases.user_id = ${actor.id}
       returning leases.image_id, leases.expires_at
-    )
-    select (select lease_minutes from ds) as lease_minutes, renewed.expires_at, ${imageSelect}
-    from (select 1) one
-    left join renewed on true
-    left join images i on i.id = renewed.image_id`);
-  const row = res.rows[0];
-  const leaseMinutes = row?.lease_minutes ?? null;
-  if (!row || row.id === null || row.expires_at === null) return { leaseMinutes, held: null };
-  return {
-    leaseMinutes,
-    held: { image: toQueueImage(row as ImageRow), leaseExpiresAt: new Date(row.expires_at), resumed: true },
-  };
-}
-
-/**
- * One attempt to lease the best free image, audited in the same statement. Returns the lease, or
- * `{ lost: true }` when the chosen candidate was leased by a concurrent caller between our snapshot
- * and our insert, or null when the queue holds nothing for this annotator.
- */
-async function tryTakeLease(
-  db: DbOrTx,
-  actor: Actor,
-  datasetId: string,
-  minutes: number,
-): Promise<QueueItem | { lost: true } | null> {
-  const res = await db.execute<
-    { candidate: string | null; expires_at: Date | null } & { [K in keyof ImageRow]: ImageRow[K] | null }
-  >(sql`
-    with candidate as (
+    ), candidate as (
       select i.id from images i
       where i.dataset_id = ${datasetId} and i.reads_needed > 0
+        and not exists (select 1 from held) and exists (select 1 from ds)
         and not exists (select 1 from reads r where r.image_id = i.id and r.user_id = ${actor.id})
         and not exists (select 1 from leases l where l.image_id = i.id and l.expires_at > now())
       order by i.priority desc nulls last, i.id
@@ -142,7 +120,8 @@ async function tryTakeLease(
       for update of i skip locked
     ), taken as (
       insert into leases (image_id, user_id, dataset_id, expires_at, created_at)
-      select id, ${actor.id}, ${datasetId}, now() + make_interval(mins => ${minutes}), now() from candidate
+      select id, ${actor.id}, ${datasetId}, now() + make_interval(mins => (select lease_minutes from ds)), now()
+      from candidate
       on conflict (image_id) do update
         set user_id = excluded.user_id, dataset_id = excluded.dataset_id,
             expires_at = excluded.expires_at, created_at = excluded.created_at
@@ -153,15 +132,17 @@ async function tryTakeLease(
       select ${actor.id}, 'lease.take', 'image', image_id::text, ${datasetId},
         jsonb_build_object('expiresAt', expires_at)
       from taken
+    ), result as (
+      select image_id, expires_at, true as resumed from renewed
+      union all
+      select image_id, expires_at, false from taken
     )
-    select (select id from candidate) as candidate, taken.expires_at, ${imageSelect}
+    select (select lease_minutes from ds) as lease_minutes, (select id from candidate) as candidate,
+      result.resumed, result.expires_at, ${imageSelect}
     from (select 1) one
-    left join taken on true
-    left join images i on i.id = taken.image_id`);
-  const row = res.rows[0];
-  if (!row || row.candidate === null) return null;
-  if (row.id === null || row.expires_at === null) return { lost: true };
-  return { image: toQueueImage(row as ImageRow), leaseExpiresAt: new Date(row.expires_at), resumed: false };
+    left join result on true
+    left join images i on i.id = result.image_id`);
+  return res.rows[0];
 }
 
 const MAX_ATTEMPTS = 8;
@@ -169,19 +150,21 @@ const MAX_ATTEMPTS = 8;
 /**
  * The next image for this annotator, leased to them for the dataset's lease time. Returns the
  * caller's own unexpired lease first (renewed), so reloading the page never burns images.
- * Null when nothing is left for this annotator. Each of the (at most two) statements is atomic on
- * its own, so no explicit transaction is needed: two round trips on the hot path.
+ * Null when nothing is left for this annotator. One atomic statement per attempt (no explicit
+ * transaction); a second attempt only follows a lost race for the same candidate.
  */
 export async function nextImage(db: DbOrTx, opts: NextImageOptions): Promise<QueueItem | null> {
   const { actor, datasetId } = opts;
-  const { leaseMinutes, held } = await renewHeldLease(db, actor, datasetId);
-  if (leaseMinutes === null) throw notFound("dataset");
-  if (held) return held;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const got = await tryTakeLease(db, actor, datasetId, leaseMinutes);
-    if (got === null) return null;
-    if ("lost" in got) continue;
-    return got;
+    const row = await leaseStatement(db, actor, datasetId);
+    if (!row || row.lease_minutes === null) throw notFound("dataset");
+    if (row.id !== null && row.expires_at !== null)
+      return {
+        image: toQueueImage(row as ImageRow),
+        leaseExpiresAt: new Date(row.expires_at),
+        resumed: row.resumed === true,
+      };
+    if (row.candidate === null) return null;
   }
   // Only reachable under extreme contention on the very top of the queue; the caller may ask again.
   return null;

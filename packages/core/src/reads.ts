@@ -32,12 +32,21 @@ export function validateLabel(
   gate: string,
   findings: Record<string, string>,
 ): { gate: GateValue; findings: Record<string, FindingValue> } {
+  const keys = new Set(schema.findings.map((f) => f.key));
+  for (const key of Object.keys(findings))
+    if (!keys.has(key)) throw new ServiceError("BAD_REQUEST", `unknown finding ${JSON.stringify(key)}`);
+  return validateLabelValues(gate, findings);
+}
+
+/** The schema-free half of validateLabel: gate and values (submitRead checks the keys in SQL). */
+export function validateLabelValues(
+  gate: string,
+  findings: Record<string, string>,
+): { gate: GateValue; findings: Record<string, FindingValue> } {
   if (gate !== "normal" && gate !== "abnormal")
     throw new ServiceError("BAD_REQUEST", `gate must be normal or abnormal, not ${JSON.stringify(gate)}`);
-  const keys = new Set(schema.findings.map((f) => f.key));
   const out: Record<string, FindingValue> = {};
   for (const [key, value] of Object.entries(findings)) {
-    if (!keys.has(key)) throw new ServiceError("BAD_REQUEST", `unknown finding ${JSON.stringify(key)}`);
     if (value !== "positive" && value !== "negative" && value !== "uncertain")
       throw new ServiceError("BAD_REQUEST", `finding ${key} must be positive, negative or uncertain`);
     if (gate === "normal" && value !== "negative")
@@ -108,21 +117,28 @@ async function hasGold(db: DbOrTx, imageId: string): Promise<boolean> {
   return res.rows.length > 0;
 }
 
-interface SubmitContext {
-  labelSchema: LabelSchema;
-}
-
-/** The image's dataset schema; CONFLICT when the caller already read it, NOT_FOUND without the image. */
-async function submitContext(db: DbOrTx, actor: Actor, imageId: string): Promise<SubmitContext> {
+/**
+ * Why nothing was stored: NOT_FOUND without the image, CONFLICT when the caller already read it,
+ * BAD_REQUEST when a finding is not in the dataset's schema, else PRECONDITION_FAILED (no lease).
+ */
+async function explainRefusal(db: DbOrTx, input: StoreReadInput): Promise<ServiceError> {
   const res = await db.execute<{ label_schema: LabelSchema; already: boolean }>(sql`
     select d.label_schema,
-      exists (select 1 from reads r where r.image_id = i.id and r.user_id = ${actor.id}) as already
+      exists (select 1 from reads r where r.image_id = i.id and r.user_id = ${input.actor.id}) as already
     from images i join datasets d on d.id = i.dataset_id
-    where i.id = ${imageId}`);
+    where i.id = ${input.imageId}`);
   const row = res.rows[0];
-  if (!row) throw notFound("image");
-  if (row.already) throw alreadySubmitted();
-  return { labelSchema: row.label_schema };
+  if (!row) return notFound("image");
+  if (row.already) return alreadySubmitted();
+  if (input.gate !== null) {
+    try {
+      validateLabel(row.label_schema, input.gate, input.findings);
+    } catch (err) {
+      if (err instanceof ServiceError) return err;
+      throw err;
+    }
+  }
+  return noLease();
 }
 
 const alreadySubmitted = () =>
@@ -189,13 +205,15 @@ function fromRow(r: ReadRow): ReadRecord {
 }
 
 /**
- * One atomic statement: consume the caller's unexpired lease, insert the read, lower readsNeeded
+ * One atomic statement, one round trip: check the finding keys against the schema, consume the
+ * caller's unexpired lease, insert the read, lower readsNeeded
  * (reads only) and write the audit event. Without the lease nothing happens. A concurrent second
  * submit of the same image either finds the lease gone or violates reads_image_user_idx, which aborts
  * the whole statement (lease delete included): it is reported as CONFLICT, never stored twice.
  */
 async function storeRead(db: DbOrTx, input: StoreReadInput): Promise<ReadRecord> {
   const { actor, imageId } = input;
+  const findingsJson = JSON.stringify(input.findings);
   const details = JSON.stringify(
     input.kind === "read"
       ? { imageId, gate: input.gate, findings: input.findings, flagged: input.flagged }
@@ -204,13 +222,20 @@ async function storeRead(db: DbOrTx, input: StoreReadInput): Promise<ReadRecord>
   let res: { rows: ReadRow[] };
   try {
     res = await db.execute<ReadRow & Record<string, unknown>>(sql`
-      with lease as (
+      with valid as (
+        -- Every finding key must be in the dataset's schema (values were checked before the call).
+        select 1 from images i join datasets d on d.id = i.dataset_id
+        where i.id = ${imageId} and not exists (
+          select 1 from jsonb_object_keys(${findingsJson}::jsonb) as k(key)
+          where k.key not in (select f->>'key' from jsonb_array_elements(d.label_schema->'findings') as f))
+      ), lease as (
         delete from leases where image_id = ${imageId} and user_id = ${actor.id} and expires_at > now()
+          and exists (select 1 from valid)
         returning image_id, dataset_id, expires_at
       ), stored as (
         insert into reads (image_id, dataset_id, user_id, kind, gate, findings, skip_reason, flagged, flag_reason,
           time_spent_ms, assisted, model_version_id, lease_expires_at)
-        select image_id, dataset_id, ${actor.id}, ${input.kind}, ${input.gate}, ${JSON.stringify(input.findings)}::jsonb,
+        select image_id, dataset_id, ${actor.id}, ${input.kind}, ${input.gate}, ${findingsJson}::jsonb,
           ${input.skipReason}, ${input.flagged}, ${input.flagReason}, ${input.timeSpentMs}, ${input.assisted},
           ${input.modelVersionId}, expires_at
         from lease
@@ -231,11 +256,8 @@ async function storeRead(db: DbOrTx, input: StoreReadInput): Promise<ReadRecord>
   }
   const row = res.rows[0];
   if (row) return fromRow(row);
-  // Nothing stored: either a concurrent submit of ours won, or there was no lease.
-  const again = await db.execute(
-    sql`select 1 from reads where image_id = ${imageId} and user_id = ${actor.id} limit 1`,
-  );
-  throw again.rows.length > 0 ? alreadySubmitted() : noLease();
+  // Nothing stored: find out why (off the hot path).
+  throw await explainRefusal(db, input);
 }
 
 export interface SubmitReadOptions {
@@ -256,8 +278,7 @@ export interface SubmitReadOptions {
  * BAD_REQUEST when the findings do not fit the dataset's schema.
  */
 export async function submitRead(db: DbOrTx, opts: SubmitReadOptions): Promise<ReadRecord> {
-  const ctx = await submitContext(db, opts.actor, opts.imageId);
-  const label = validateLabel(ctx.labelSchema, opts.gate, opts.findings);
+  const label = validateLabelValues(opts.gate, opts.findings);
   const flagged = opts.flagged ?? false;
   return await storeRead(db, {
     actor: opts.actor,
@@ -287,7 +308,6 @@ export interface SkipImageOptions {
 export async function skipImage(db: DbOrTx, opts: SkipImageOptions): Promise<ReadRecord> {
   const reason = opts.reason.trim();
   if (!reason) throw new ServiceError("BAD_REQUEST", "a skip needs a reason");
-  await submitContext(db, opts.actor, opts.imageId);
   const flagged = opts.flagged ?? false;
   return await storeRead(db, {
     actor: opts.actor,
