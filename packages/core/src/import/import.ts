@@ -98,6 +98,7 @@ interface Item {
 }
 
 const CHUNK = 96;
+const CHUNK_BYTES = 256 * 1024 * 1024;
 const MAX_STORED_REFUSALS = 10_000;
 
 async function mapPool<T, R>(items: T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -280,8 +281,18 @@ export async function importXrays(opts: ImportXraysOptions): Promise<ImportXrays
     progress();
     // The previous chunk's transaction runs while the next chunk is read and decoded.
     let pending: Promise<void> = Promise.resolve();
-    for (let start = 0; start < work.length; start += CHUNK) {
-      const chunk = work.slice(start, start + CHUNK);
+    let next = 0;
+    while (next < work.length) {
+      // A chunk is up to CHUNK files or CHUNK_BYTES of them, whichever comes first: its bytes stay in
+      // memory until decoded.
+      const chunk: Item[] = [];
+      let chunkBytes = 0;
+      while (next < work.length && chunk.length < CHUNK && (chunk.length === 0 || chunkBytes < CHUNK_BYTES)) {
+        const item = work[next++]!;
+        const size = (await stat(item.abs ?? path.join(rootReal, item.rel)).catch(() => null))?.size ?? 0;
+        if (size <= limits.maxBytes) chunkBytes += size;
+        chunk.push(item);
+      }
       // 1. Read and hash (size checks before reading, so a huge file is never loaded).
       const read = await mapPool(chunk, concurrency, async (item) => {
         const abs = item.abs ?? path.join(rootReal, item.rel);
