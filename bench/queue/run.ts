@@ -108,7 +108,8 @@ try {
         });
       } catch (err) {
         errors++;
-        console.error(err);
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        console.error(`submit failed: ${cause?.code ?? ""} ${cause?.message ?? (err as Error).message}`);
       }
       const c = performance.now();
       n++;

@@ -141,6 +141,13 @@ async function explainRefusal(db: DbOrTx, input: StoreReadInput): Promise<Servic
   return noLease();
 }
 
+/** The PostgreSQL error code of a failed query (drizzle wraps the driver's error in `cause`). */
+export function pgErrorCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: { code?: unknown } };
+  if (typeof e?.code === "string") return e.code;
+  return typeof e?.cause?.code === "string" ? e.cause.code : undefined;
+}
+
 const alreadySubmitted = () =>
   new ServiceError("CONFLICT", "you already submitted this image; change your read from My reads instead");
 
@@ -224,10 +231,13 @@ async function storeRead(db: DbOrTx, input: StoreReadInput): Promise<ReadRecord>
     res = await db.execute<ReadRow & Record<string, unknown>>(sql`
       with valid as (
         -- Every finding key must be in the dataset's schema (values were checked before the call).
+        -- Locking the image row BEFORE the lease keeps the lock order of nextImage (image, then
+        -- lease); the other order deadlocks against a nextImage that lost a race for this image.
         select 1 from images i join datasets d on d.id = i.dataset_id
         where i.id = ${imageId} and not exists (
           select 1 from jsonb_object_keys(${findingsJson}::jsonb) as k(key)
           where k.key not in (select f->>'key' from jsonb_array_elements(d.label_schema->'findings') as f))
+        for update of i
       ), lease as (
         delete from leases where image_id = ${imageId} and user_id = ${actor.id} and expires_at > now()
           and exists (select 1 from valid)
@@ -251,7 +261,7 @@ async function storeRead(db: DbOrTx, input: StoreReadInput): Promise<ReadRecord>
       )
       select * from stored`);
   } catch (err) {
-    if ((err as { code?: string }).code === "23505") throw alreadySubmitted();
+    if (pgErrorCode(err) === "23505") throw alreadySubmitted();
     throw err;
   }
   const row = res.rows[0];
