@@ -28,7 +28,10 @@ const { values: args } = parseArgs({
     annotators: { type: "string", default: "50" },
     seconds: { type: "string", default: "20" },
     warmup: { type: "string", default: "3" },
-    /** Pause per annotator between images (a human reads for seconds; 0 = closed loop, the worst case). */
+    /**
+     * Pause per annotator between images (a human reads for seconds; 0 = closed loop, the worst
+     * case). A comma list runs one phase per value on the same pool.
+     */
     "think-ms": { type: "string", default: "0" },
     /** Also time rankQueue over the whole pool (cold-start random, then entropy on seeded predictions). */
     rank: { type: "boolean", default: false },
@@ -45,7 +48,8 @@ const IMAGES = Number(args.images);
 const ANNOTATORS = Number(args.annotators);
 const SECONDS = Number(args.seconds);
 const WARMUP = Number(args.warmup);
-const THINK_MS = Number(args["think-ms"]);
+/** One measured phase per value, on the same seeded pool. */
+const THINK_MS = String(args["think-ms"]).split(",").map(Number);
 
 function pct(sorted: number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -78,57 +82,66 @@ try {
   const seedSeconds = (performance.now() - t0) / 1000;
   const annotators = await seedUsers(db, "annotator", ANNOTATORS, `bench${Date.now()}-`);
   console.log(
-    `seeded ${IMAGES} images in ${seedSeconds.toFixed(1)} s; ${ANNOTATORS} annotators, ${SECONDS} s run, think ${THINK_MS} ms; load average ${os
+    `seeded ${IMAGES} images in ${seedSeconds.toFixed(1)} s; ${ANNOTATORS} annotators, ${SECONDS} s per phase, think ${THINK_MS.join(", ")} ms; load average ${os
       .loadavg()
       .map((x) => x.toFixed(1))
       .join(" ")} on ${os.cpus().length} CPUs`,
   );
 
-  const next: number[] = [];
-  const submit: number[] = [];
-  const pair: number[] = [];
-  let errors = 0;
-  const startAt = performance.now();
-  const measureFrom = startAt + WARMUP * 1000;
-  const endAt = measureFrom + SECONDS * 1000;
-  async function annotator(actor: Actor, i: number) {
-    let n = 0;
-    while (performance.now() < endAt) {
-      const a = performance.now();
-      const item = await nextImage(db, { actor, datasetId });
-      const b = performance.now();
-      if (!item) return;
-      try {
-        await submitRead(db, {
-          actor,
-          imageId: item.image.id,
-          gate: (i + n) % 4 === 0 ? "abnormal" : "normal",
-          findings: (i + n) % 4 === 0 ? { fracture: "positive" } : {},
-          timeSpentMs: 1000,
-        });
-      } catch (err) {
-        errors++;
-        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-        console.error(`submit failed: ${cause?.code ?? ""} ${cause?.message ?? (err as Error).message}`);
-      }
-      const c = performance.now();
-      n++;
-      if (THINK_MS > 0) await new Promise((r) => setTimeout(r, THINK_MS));
-      if (a >= measureFrom) {
-        next.push(b - a);
-        submit.push(c - b);
-        pair.push(c - a);
+  for (const thinkMs of THINK_MS) {
+    const next: number[] = [];
+    const submit: number[] = [];
+    const pair: number[] = [];
+    let errors = 0;
+    const startAt = performance.now();
+    const think = thinkMs;
+    const measureFrom = startAt + WARMUP * 1000;
+    const endAt = measureFrom + SECONDS * 1000;
+    async function annotator(actor: Actor, i: number) {
+      let n = 0;
+      while (performance.now() < endAt) {
+        const a = performance.now();
+        const item = await nextImage(db, { actor, datasetId });
+        const b = performance.now();
+        if (!item) return;
+        try {
+          await submitRead(db, {
+            actor,
+            imageId: item.image.id,
+            gate: (i + n) % 4 === 0 ? "abnormal" : "normal",
+            findings: (i + n) % 4 === 0 ? { fracture: "positive" } : {},
+            timeSpentMs: 1000,
+          });
+        } catch (err) {
+          errors++;
+          const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+          console.error(`submit failed: ${cause?.code ?? ""} ${cause?.message ?? (err as Error).message}`);
+        }
+        const c = performance.now();
+        n++;
+        if (think > 0) await new Promise((r) => setTimeout(r, think));
+        if (a >= measureFrom) {
+          next.push(b - a);
+          submit.push(c - b);
+          pair.push(c - a);
+        }
       }
     }
+    await Promise.all(annotators.map((actor, i) => annotator(actor, i)));
+    const measured = (performance.now() - measureFrom) / 1000;
+    console.log(
+      `-- phase: think ${think} ms, load average ${os
+        .loadavg()
+        .map((x) => x.toFixed(1))
+        .join(" ")}`,
+    );
+    console.log(summary("nextImage", next));
+    console.log(summary("submitRead", submit));
+    console.log(summary("next+submit", pair));
+    console.log(
+      `throughput: ${(pair.length / measured).toFixed(0)} reads/s over ${measured.toFixed(1)} s; errors: ${errors}`,
+    );
   }
-  await Promise.all(annotators.map((actor, i) => annotator(actor, i)));
-  const measured = (performance.now() - measureFrom) / 1000;
-  console.log(summary("nextImage", next));
-  console.log(summary("submitRead", submit));
-  console.log(summary("next+submit", pair));
-  console.log(
-    `throughput: ${(pair.length / measured).toFixed(0)} reads/s over ${measured.toFixed(1)} s; errors: ${errors}`,
-  );
   const plan = await db.execute<{ "QUERY PLAN": string }>(sql`
     explain (analyze, buffers) select i.id from images i
     where i.dataset_id = ${datasetId} and i.reads_needed > 0
