@@ -22,7 +22,7 @@ test.describe("signed out", () => {
 
   test("a wrong password is refused with a clear message", async ({ page }) => {
     await logIn(page, DEMO_ACCOUNTS.lead.email, "not-the-password");
-    await expect(page.getByRole("alert")).toHaveText("Wrong e-mail or password.");
+    await expect(page.locator("form").getByRole("alert")).toHaveText("Wrong e-mail or password.");
     await expect(page).toHaveURL(/\/login/);
   });
 });
@@ -93,7 +93,7 @@ test("an admin creates a user who can sign in, then disables them, which ends th
   await reader.goto("/images");
   await expect(reader).toHaveURL(/\/login/);
   await logIn(reader, email, password);
-  await expect(reader.getByRole("alert")).toHaveText(/disabled/);
+  await expect(reader.locator("form").getByRole("alert")).toHaveText(/account is disabled/);
   await context.close();
 });
 

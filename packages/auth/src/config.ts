@@ -35,6 +35,13 @@ export function baseAuthConfig(secret: string): NextAuthConfig {
     pages: { signIn: LOGIN_PATH, error: LOGIN_PATH },
     session: { strategy: "jwt", maxAge: SESSION_MAX_AGE_S },
     providers: [],
+    logger: {
+      // A refused sign-in is an answer, not a server error: one line, no stack, no e-mail.
+      error(error) {
+        if (error instanceof CredentialsSignin) console.warn(`[auth] sign-in refused: ${error.code}`);
+        else console.error(`[auth] ${error.name}: ${error.message}`);
+      },
+    },
     callbacks: {
       session({ session, token }) {
         const claims = sessionClaimsSchema.safeParse(token.claims);
