@@ -99,8 +99,15 @@ describe("with a model version", () => {
     expect(await queueOrder(datasetId)).toEqual([b, c, d, a, e]);
     expect((await priorities(datasetId)).get(f)).toBe(42);
     expect((await priorities(datasetId)).get(e)).toBe(0);
-    // The active version is the default; margin agrees on this order.
-    await promoteVersion(db, { actor: researcher, versionId: v });
+    // Promoting with rerank ranks the queue by the promoted version; the active version is the default.
+    await rankQueue(db, { datasetId, versionId: null, strategy: "random", seed: 3 });
+    const promoted = await promoteVersion(db, {
+      actor: researcher,
+      versionId: v,
+      rerank: { strategy: "entropy" },
+    });
+    expect(promoted.ranking).toMatchObject({ versionId: v, strategy: "entropy", ranked: 4 });
+    expect(await queueOrder(datasetId)).toEqual([b, c, d, a, e]);
     const m = await rankQueue(db, { datasetId, strategy: "margin" });
     expect(m.versionId).toBe(v);
     expect((await queueOrder(datasetId))[0]).toBe(b);

@@ -23,7 +23,6 @@ import { eq, sql } from "drizzle-orm";
 import type { Actor } from "./actor";
 import { recordAudit } from "./audit";
 import { notFound, ServiceError } from "./errors";
-import { activeVersion } from "./versions";
 
 export const RANK_STRATEGIES = [
   "entropy",
@@ -284,8 +283,12 @@ export async function rankQueue(db: DbOrTx, opts: RankQueueOptions): Promise<Ran
     throw new ServiceError("BAD_REQUEST", "batchSize must be a non-negative integer");
   const maxPool = opts.maxDiversityPool ?? 20_000;
   let versionId: string | null;
-  if (opts.versionId === undefined) versionId = (await activeVersion(db, datasetId))?.id ?? null;
-  else versionId = opts.versionId;
+  if (opts.versionId === undefined) {
+    const active = await db.execute<{ id: string }>(
+      sql`select id from model_versions where dataset_id = ${datasetId} and is_active`,
+    );
+    versionId = active.rows[0]?.id ?? null;
+  } else versionId = opts.versionId;
   if (versionId) {
     const res = await db.execute(
       sql`select 1 from model_versions where id = ${versionId} and dataset_id = ${datasetId}`,

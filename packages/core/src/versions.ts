@@ -7,6 +7,7 @@ import { and, desc, eq, ne, sql } from "drizzle-orm";
 import type { Actor } from "./actor";
 import { recordAudit } from "./audit";
 import { notFound, ServiceError } from "./errors";
+import { type RankQueueOptions, type RankQueueResult, rankQueue } from "./priorities";
 
 export type VersionRecord = typeof modelVersions.$inferSelect;
 
@@ -15,6 +16,11 @@ const PROMOTERS = new Set(["researcher", "admin"]);
 export interface PromoteVersionOptions {
   actor: Actor;
   versionId: string;
+  /**
+   * Re-rank the queue from the promoted version's predictions right after promoting (default
+   * false: a million-image re-rank takes a while, so web requests should leave it to a worker job).
+   */
+  rerank?: boolean | Omit<RankQueueOptions, "datasetId" | "versionId" | "actor">;
 }
 
 /**
@@ -25,10 +31,10 @@ export interface PromoteVersionOptions {
 export async function promoteVersion(
   db: DbOrTx,
   opts: PromoteVersionOptions,
-): Promise<{ version: VersionRecord; previousActiveId: string | null }> {
+): Promise<{ version: VersionRecord; previousActiveId: string | null; ranking: RankQueueResult | null }> {
   if (!PROMOTERS.has(opts.actor.role))
     throw new ServiceError("FORBIDDEN", "only a researcher or an admin can promote a version");
-  return await db.transaction(async (tx) => {
+  const promoted = await db.transaction(async (tx) => {
     const [target] = await tx
       .select({ id: modelVersions.id, datasetId: modelVersions.datasetId, number: modelVersions.number })
       .from(modelVersions)
@@ -66,6 +72,17 @@ export async function promoteVersion(
     });
     return { version, previousActiveId: previous?.id ?? null };
   });
+  let ranking: RankQueueResult | null = null;
+  if (opts.rerank) {
+    const extra = typeof opts.rerank === "object" ? opts.rerank : {};
+    ranking = await rankQueue(db, {
+      ...extra,
+      datasetId: promoted.version.datasetId,
+      versionId: promoted.version.id,
+      actor: opts.actor,
+    });
+  }
+  return { ...promoted, ranking };
 }
 
 /** The dataset's active version, or null when none has been promoted (cold start). */
