@@ -1,0 +1,116 @@
+/**
+ * @xray/ml — the ML core: backends, models, augmentations, self-supervised pretraining, FixMatch,
+ * Grad-CAM, metrics and selection. No web or database code.
+ */
+
+export * from "./augment/index";
+export * from "./backend/index";
+export { readMlEnv, type MlEnv } from "./env";
+export * from "./metrics/index";
+export * from "./selection/index";
+
+// Models and IO
+export {
+  type ClassifierConfig,
+  type ClassifierConfigInput,
+  classifierConfigSchema,
+  type EncoderConfig,
+  type EncoderConfigInput,
+  embeddingSize,
+  encoderChannels,
+  encoderConfigSchema,
+  featureMapSize,
+  headKeys,
+  type LabelSchema,
+  labelSchemaSchema,
+  type Normalization,
+  normalizationSchema,
+  type ProjectionConfig,
+  projectionConfigSchema,
+} from "./models/config";
+export {
+  buildClassifier,
+  buildEncoder,
+  buildProjectionHead,
+  type ClassifierNet,
+  classifierFromFull,
+  copyEncoderWeights,
+  EMBEDDING_LAYER,
+  FEATURES_LAYER,
+  HEADS_LAYER,
+} from "./models/resnet";
+export { readJson, writeFileAtomic } from "./io/files";
+export {
+  fileLoadHandler,
+  fileSaveHandler,
+  loadClassifier,
+  loadEncoder,
+  MODEL_FORMAT_VERSION,
+  type ModelMetadata,
+  modelMetadataSchema,
+  readModelMetadata,
+  saveClassifier,
+  saveEncoder,
+} from "./io/model-io";
+
+// Data
+export { csvEscape, parseCsv } from "./data/csv";
+export { type CsvRow, decodeGrey, type FolderDataset, loadImageFolder } from "./data/folder";
+export { type ImageSet, imageBatch, type LabelMatrix, labelRow, subsetImages } from "./data/image-set";
+export { type KneeRow, loadKneeDataset } from "./data/knee";
+export { type NpyArray, parseNpy, readNpz } from "./data/npz";
+export { type NpzSplit, readMedMnistNpz, resizeImageSet } from "./data/pneumoniamnist";
+export { labelMatrixFromColumns, squaresDataset } from "./data/synthetic";
+
+// Training utilities
+export { type ArrayEntry, type Checkpoint, loadCheckpoint, saveCheckpoint } from "./train/checkpoint";
+export { AdamW, type OptimizerState } from "./train/optimizer";
+export { cosineWithWarmup } from "./train/schedule";
+export { mixSeed } from "./train/seed";
+export { seedKernels, trainableVariables, WeightEma } from "./train/weights";
+
+// Self-supervised pretraining
+export {
+  embed,
+  type EpochMetrics as SslEpochMetrics,
+  getPretrainer,
+  listPretrainers,
+  normalizeImages,
+  type PretrainOptions,
+  type Pretrainer,
+  type PretrainResult,
+  type PretrainStage,
+  registerPretrainer,
+  simclr,
+  type SslConfig,
+  type SslConfigInput,
+  sslConfigSchema,
+  type ViewFn,
+} from "./ssl/pretrain";
+export { ntXentLoss } from "./ssl/simclr";
+
+// Fine-tuning, FixMatch and prediction
+export { classifierLogits, maskedHeadMean, sigmoidBce } from "./fixmatch/forward";
+export {
+  binaryEntropy,
+  type GatedFinding,
+  type GatedPrediction,
+  gatedPrediction,
+  type Predictions,
+  predictImages,
+} from "./fixmatch/predict";
+export {
+  alignBinary,
+  type AugmentFn,
+  type FitConfig,
+  type FitConfigInput,
+  fitClassifier,
+  fitConfigSchema,
+  type FitEpochMetrics,
+  type FitOptions,
+  type FitResult,
+  headThresholds,
+} from "./fixmatch/trainer";
+
+// Explanations
+export { type GradCamResult, gradCam, heatmapOverlayPng, jet } from "./gradcam/index";
