@@ -3,9 +3,10 @@ import { eq, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../../../tests/db";
 import type { Actor } from "./actor";
-import { myLeases, nextImage, peekNext, releaseLease } from "./queue";
-import { seedDataset, seedImages, seedUsers } from "./queue.fixtures";
+import { modelAssist, myLeases, nextImage, peekNext, releaseLease, syncReadsNeeded } from "./queue";
+import { seedDataset, seedImages, seedPredictions, seedUsers, seedVersion } from "./queue.fixtures";
 import { skipImage, submitRead } from "./reads";
+import { promoteVersion } from "./versions";
 
 const { db } = await useTestDatabase({ max: 10 });
 let annotators: Actor[] = [];
@@ -145,5 +146,51 @@ describe("query plan", () => {
     const plan = res.rows.map((r) => r["QUERY PLAN"]).join("\n");
     expect(plan).toContain("images_queue_idx");
     expect(plan).not.toMatch(/\bSort\b/);
+  });
+});
+
+describe("syncReadsNeeded and modelAssist", () => {
+  it("recomputes readsNeeded after the reads-per-image setting changes", async () => {
+    const datasetId = await seedDataset(db, { readsPerImage: 1 });
+    const ids = await seedImages(db, { datasetId, count: 3, returnIds: true });
+    const got = await nextImage(db, { actor: a(0), datasetId });
+    await submitRead(db, {
+      actor: a(0),
+      imageId: got?.image.id as string,
+      gate: "normal",
+      findings: {},
+      timeSpentMs: 1,
+    });
+    await db.execute(sql`update datasets set reads_per_image = 3 where id = ${datasetId}`);
+    expect(await syncReadsNeeded(db, { datasetId, actor: null })).toBe(3);
+    const rows = await db
+      .select({ id: images.id, n: images.readsNeeded })
+      .from(images)
+      .where(eq(images.datasetId, datasetId));
+    const byId = new Map(rows.map((r) => [r.id, r.n]));
+    expect(byId.get(ids[0] as string)).toBe(2);
+    expect(byId.get(ids[1] as string)).toBe(3);
+    expect(await syncReadsNeeded(db, { datasetId, actor: null })).toBe(0);
+  });
+
+  it("hides the model's output in blind mode until the read is stored", async () => {
+    const datasetId = await seedDataset(db);
+    const [imageId] = (await seedImages(db, { datasetId, count: 1, returnIds: true })) as [string];
+    const [researcher] = (await seedUsers(db, "researcher", 1, "assist")) as [Actor];
+    const v = await seedVersion(db, { datasetId, number: 1 });
+    await seedPredictions(db, v, [{ imageId, probs: { abnormal: 0.8 } }]);
+    await promoteVersion(db, { actor: researcher, versionId: v });
+    await nextImage(db, { actor: a(0), datasetId });
+    await expect(modelAssist(db, { actor: a(0), imageId })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await db.execute(sql`update datasets set reading_mode = 'assisted' where id = ${datasetId}`);
+    expect(await modelAssist(db, { actor: a(0), imageId })).toMatchObject({
+      versionId: v,
+      probs: { abnormal: 0.8 },
+    });
+    // Someone who neither holds nor read the image sees nothing.
+    await expect(modelAssist(db, { actor: a(1), imageId })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await db.execute(sql`update datasets set reading_mode = 'blind' where id = ${datasetId}`);
+    await submitRead(db, { actor: a(0), imageId, gate: "abnormal", findings: {}, timeSpentMs: 1 });
+    expect(await modelAssist(db, { actor: a(0), imageId })).toMatchObject({ versionNumber: 1 });
   });
 });

@@ -18,7 +18,7 @@ import type { DbOrTx } from "@xray/db";
 import { sql } from "drizzle-orm";
 import type { Actor } from "./actor";
 import { recordAudit } from "./audit";
-import { notFound } from "./errors";
+import { notFound, ServiceError } from "./errors";
 
 export interface QueueImage {
   id: string;
@@ -236,4 +236,97 @@ export async function myLeases(
     datasetId: r.dataset_id,
     expiresAt: new Date(r.expires_at),
   }));
+}
+
+/**
+ * Recomputes readsNeeded for every image of the dataset from its reads-per-image setting (after a
+ * lead changes it): reads-per-image minus the image's reads (skips do not count), 0 once a lead has
+ * adjudicated it. Returns the number of images whose value changed. Audited.
+ */
+export async function syncReadsNeeded(
+  db: DbOrTx,
+  opts: { datasetId: string; actor: Actor | null },
+): Promise<number> {
+  return await db.transaction(async (tx) => {
+    const res = await tx.execute<{ n: string }>(sql`
+      with wanted as (
+        select i.id, case
+          when exists (select 1 from gold_labels g where g.image_id = i.id and g.superseded_at is null) then 0
+          else greatest(d.reads_per_image -
+            (select count(*) from reads r where r.image_id = i.id and r.kind = 'read'), 0)::int
+          end as n
+        from images i join datasets d on d.id = i.dataset_id
+        where i.dataset_id = ${opts.datasetId}
+      ), upd as (
+        update images set reads_needed = wanted.n from wanted
+        where images.id = wanted.id and images.reads_needed <> wanted.n
+        returning 1
+      ) select count(*) as n from upd`);
+    const changed = Number(res.rows[0]?.n ?? 0);
+    await recordAudit(tx, {
+      actorId: opts.actor?.id ?? null,
+      action: "queue.sync_reads_needed",
+      resourceType: "dataset",
+      resourceId: opts.datasetId,
+      datasetId: opts.datasetId,
+      details: { changed },
+    });
+    return changed;
+  });
+}
+
+export interface ModelAssist {
+  versionId: string;
+  versionNumber: number;
+  probs: Record<string, number>;
+  /** head key -> storage key of the Grad-CAM heatmap, where computed. */
+  heatmaps: Record<string, string>;
+}
+
+/**
+ * The active version's output for an image, for the reader. Blind datasets never show it before the
+ * caller's read of the image is stored (FORBIDDEN), so the model cannot bias the read; assisted
+ * datasets show it to whoever holds the image or has read it. Null when no active version scored it.
+ */
+export async function modelAssist(
+  db: DbOrTx,
+  opts: { actor: Actor; imageId: string },
+): Promise<ModelAssist | null> {
+  const res = await db.execute<{
+    reading_mode: "blind" | "assisted";
+    read_it: boolean;
+    holds_it: boolean;
+    version_id: string | null;
+    number: number | null;
+    probs: Record<string, number> | null;
+    heatmaps: Record<string, string> | null;
+  }>(sql`
+    select d.reading_mode,
+      exists (select 1 from reads r where r.image_id = i.id and r.user_id = ${opts.actor.id}) as read_it,
+      exists (select 1 from leases l where l.image_id = i.id and l.user_id = ${opts.actor.id}
+        and l.expires_at > now()) as holds_it,
+      v.id as version_id, v.number, p.probs, p.heatmaps
+    from images i
+    join datasets d on d.id = i.dataset_id
+    left join model_versions v on v.dataset_id = i.dataset_id and v.is_active
+    left join predictions p on p.version_id = v.id and p.image_id = i.id
+    where i.id = ${opts.imageId}`);
+  const row = res.rows[0];
+  if (!row) throw notFound("image");
+  const staff = opts.actor.role !== "annotator";
+  if (!staff && !row.read_it) {
+    if (row.reading_mode === "blind")
+      throw new ServiceError(
+        "FORBIDDEN",
+        "blind reading: the model's output shows after your read is submitted",
+      );
+    if (!row.holds_it) throw notFound("image");
+  }
+  if (!row.version_id || !row.probs || row.number === null) return null;
+  return {
+    versionId: row.version_id,
+    versionNumber: row.number,
+    probs: row.probs,
+    heatmaps: row.heatmaps ?? {},
+  };
 }
