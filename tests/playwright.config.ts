@@ -36,6 +36,8 @@ export default defineConfig({
   use: {
     baseURL,
     trace: "retain-on-failure",
+    // XRAY_E2E_SCREENSHOTS=1 keeps a screenshot of every test's last page under test-results/.
+    screenshot: process.env.XRAY_E2E_SCREENSHOTS ? "on" : "only-on-failure",
     viewport: { width: 1366, height: 768 },
     launchOptions: {
       executablePath,
