@@ -22,5 +22,6 @@ pnpm exec vitest run
 if [ -d tests/e2e ] && [ "${SKIP_E2E:-0}" != "1" ]; then
   step "browser journeys (playwright)"
   pnpm --filter @xray/web build
-  pnpm exec playwright test -c tests/playwright.config.ts
+  # @playwright/test is a dependency of the tests package, so run its binary from there.
+  pnpm --dir tests exec playwright test -c playwright.config.ts
 fi
