@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { images } from "@xray/db";
@@ -16,6 +16,7 @@ beforeAll(() => {
   process.env.XRAY_DATA_DIR = path.join(tmp, "data");
 });
 afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
   for (const [k, v] of Object.entries(saved)) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;

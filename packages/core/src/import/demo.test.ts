@@ -1,18 +1,18 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { goldLabels, images } from "@xray/db";
 import { createLocalStorage } from "@xray/storage";
 import { eq } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../../../../tests/db";
 import { getDataset } from "../datasets";
 import { CANINE_DEMO_DATASET, KNEE_DEMO_DATASET, seedDemo } from "./demo";
 
 const { db } = await useTestDatabase();
-const storage = createLocalStorage(
-  path.join(mkdtempSync(path.join(os.tmpdir(), "xray-demo-test-")), "storage"),
-);
+const tmp = mkdtempSync(path.join(os.tmpdir(), "xray-demo-test-"));
+const storage = createLocalStorage(path.join(tmp, "storage"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe("seedDemo", () => {
   it("imports the knee demo with a patient-disjoint labelled val split and a train seed, then nothing", async () => {

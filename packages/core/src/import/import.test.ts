@@ -1,11 +1,19 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { auditEvents, goldLabels, images, imports } from "@xray/db";
 import { pngDeclaring } from "@xray/imaging/testing";
 import { createLocalStorage } from "@xray/storage";
 import { and, eq } from "drizzle-orm";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../../../../tests/db";
 import type { Actor } from "../actor";
 import { createDataset, KNEE_KL_SCHEMA } from "../datasets";
@@ -20,6 +28,7 @@ const THORAX = path.join(DATA, "dicom-samples/highdicom/data/test_files/dx_image
 const { db } = await useTestDatabase();
 const tmp = mkdtempSync(path.join(os.tmpdir(), "xray-import-test-"));
 const storage = createLocalStorage(path.join(tmp, "storage"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let actor: Actor;
 
 beforeAll(async () => {

@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { goldLabels, images } from "@xray/db";
 import { createLocalStorage } from "@xray/storage";
 import { eq } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../../../../tests/db";
 import { createDataset, KNEE_KL_SCHEMA } from "../datasets";
 import { ensureSystemActor } from "./system-actor";
@@ -12,7 +12,9 @@ import { importUploads, sanitizeUploadName } from "./uploads";
 
 const DATA = path.resolve(import.meta.dirname, "../../../../../shared/data");
 const { db } = await useTestDatabase();
-const storage = createLocalStorage(path.join(mkdtempSync(path.join(os.tmpdir(), "xray-upload-test-")), "s"));
+const tmp = mkdtempSync(path.join(os.tmpdir(), "xray-upload-test-"));
+const storage = createLocalStorage(path.join(tmp, "s"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe("importUploads", () => {
   it("sanitizes names, imports the uploaded bytes with their CSV labels and refuses the bad ones", async () => {
