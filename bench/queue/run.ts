@@ -35,6 +35,8 @@ const { values: args } = parseArgs({
     "think-ms": { type: "string", default: "0" },
     /** Also time rankQueue over the whole pool (cold-start random, then entropy on seeded predictions). */
     rank: { type: "boolean", default: false },
+    /** First, one annotator alone for this many seconds: the uncontended latency. */
+    "solo-seconds": { type: "string", default: "0" },
     url: { type: "string" },
   },
 });
@@ -49,6 +51,7 @@ const ANNOTATORS = Number(args.annotators);
 const SECONDS = Number(args.seconds);
 const WARMUP = Number(args.warmup);
 /** One measured phase per value, on the same seeded pool. */
+const SOLO = Number(args["solo-seconds"]);
 const THINK_MS = String(args["think-ms"]).split(",").map(Number);
 
 function pct(sorted: number[], q: number): number {
@@ -88,15 +91,19 @@ try {
       .join(" ")} on ${os.cpus().length} CPUs`,
   );
 
-  for (const thinkMs of THINK_MS) {
+  const phases = [
+    ...(SOLO > 0 ? [{ think: 0, seconds: SOLO, actors: annotators.slice(0, 1) }] : []),
+    ...THINK_MS.map((think) => ({ think, seconds: SECONDS, actors: annotators })),
+  ];
+  for (const phase of phases) {
     const next: number[] = [];
     const submit: number[] = [];
     const pair: number[] = [];
     let errors = 0;
     const startAt = performance.now();
-    const think = thinkMs;
+    const think = phase.think;
     const measureFrom = startAt + WARMUP * 1000;
-    const endAt = measureFrom + SECONDS * 1000;
+    const endAt = measureFrom + phase.seconds * 1000;
     async function annotator(actor: Actor, i: number) {
       let n = 0;
       while (performance.now() < endAt) {
@@ -127,7 +134,7 @@ try {
         }
       }
     }
-    await Promise.all(annotators.map((actor, i) => annotator(actor, i)));
+    await Promise.all(phase.actors.map((actor, i) => annotator(actor, i)));
     const measured = (performance.now() - measureFrom) / 1000;
     console.log(
       `-- phase: think ${think} ms, load average ${os
