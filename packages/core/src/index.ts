@@ -1,5 +1,6 @@
 export * from "./actor";
 export * from "./audit";
+export * from "./datasets";
 export * from "./errors";
 export * from "./jobs";
 export * from "./platform";
