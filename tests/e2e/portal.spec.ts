@@ -27,6 +27,15 @@ test.describe("signed out", () => {
   });
 });
 
+test("signing out ends the session", async ({ page }) => {
+  await logIn(page, DEMO_ACCOUNTS.researcher.email, DEMO_ACCOUNTS.researcher.password);
+  await expect(page.getByTestId("current-role")).toHaveText("researcher");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/login/);
+  await page.goto("/images");
+  await expect(page).toHaveURL(/\/login/);
+});
+
 for (const role of ROLES) {
   test(`${role} sees the imported images`, async ({ pageAs }) => {
     const page = await pageAs(role);
