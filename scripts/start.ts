@@ -102,8 +102,7 @@ async function main(): Promise<void> {
   children.push(web);
   const workerEntry = path.join(root, "trainer/src/worker/main.ts");
   for (let i = 0; i < env.XRAY_WORKERS; i++) {
-    const tsx = path.join(root, "node_modules", ".bin", "tsx");
-    const worker = spawn(tsx, [workerEntry], {
+    const worker = spawn(process.execPath, ["--import", "tsx", workerEntry], {
       cwd: root,
       env: { ...childEnv, XRAY_WORKER_ID: `local-${i + 1}` },
       stdio: "inherit",

@@ -68,7 +68,7 @@ export async function reapOrphanedRounds(
 export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   const { platform } = opts;
   const workerId = opts.workerId ?? `${hostname()}:${process.pid}`;
-  const log = opts.log ?? ((l: string) => console.log(`[worker ${workerId}] ${l}`));
+  const log = opts.log ?? ((l: string) => console.log(`[worker ${workerId} pid ${process.pid}] ${l}`));
   const pollMs = opts.pollMs ?? 1_000;
   const staleAfterMs = opts.staleAfterMs ?? 30_000;
   const maxAttempts = opts.maxAttempts ?? 3;
@@ -78,11 +78,15 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      abort.signal.addEventListener("abort", () => {
+      const onAbort = () => {
         clearTimeout(t);
         resolve();
-      });
+      };
+      const t = setTimeout(() => {
+        abort.signal.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      abort.signal.addEventListener("abort", onAbort, { once: true });
     });
 
   const loop = async () => {
