@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +16,9 @@ if (!process.env.XRAY_E2E_DATA_DIR) {
   // As root, the embedded PostgreSQL runs as a system user who must be able to enter the folder.
   chmodSync(dir, 0o755);
   process.env.XRAY_E2E_DATA_DIR = dir;
+  // Removed when the runner exits (after the web server is stopped); XRAY_E2E_KEEP_DATA=1 keeps it.
+  if (!process.env.XRAY_E2E_KEEP_DATA)
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
 }
 const dataDir = process.env.XRAY_E2E_DATA_DIR;
 
