@@ -83,9 +83,9 @@ async function main(): Promise<void> {
     await seedDemo({ db: platform.db, storage: platform.storage, log });
   }
 
-  const childEnv = {
+  const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
-    NODE_ENV: "production",
+    NODE_ENV: "production" as const,
     NEXT_TELEMETRY_DISABLED: "1",
     DATABASE_URL: platform.databaseUrl,
     XRAY_DATA_DIR: platform.dataDir,
