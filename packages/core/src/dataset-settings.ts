@@ -1,14 +1,15 @@
 /**
  * A lead's dataset settings: blind or assisted reading, and reads wanted per image. Changing reads
- * per image recomputes every image's readsNeeded in the same transaction, so the queue follows at once
- * (images with a current gold label stay done).
+ * per image recomputes every image's readsNeeded (queue.syncReadsNeeded) in the same transaction, so
+ * the queue follows at once.
  */
-import { type Db, datasets, goldLabels, images, reads } from "@xray/db";
-import { and, eq, sql } from "drizzle-orm";
+import { type Db, datasets } from "@xray/db";
+import { eq, sql } from "drizzle-orm";
 import type { Actor } from "./actor";
 import { recordAudit } from "./audit";
 import { type Dataset, getDataset } from "./datasets";
 import { notFound, ServiceError } from "./errors";
+import { syncReadsNeeded } from "./queue";
 
 export interface DatasetSettings {
   readingMode?: "blind" | "assisted";
@@ -44,17 +45,9 @@ export async function updateDatasetSettings(
       .where(eq(datasets.id, opts.datasetId))
       .returning({ id: datasets.id });
     if (!row) throw notFound("dataset");
-    if (readsPerImage !== undefined && readsPerImage !== before.readsPerImage) {
-      await tx
-        .update(images)
-        .set({
-          readsNeeded: sql`case
-            when exists (select 1 from ${goldLabels} g where g.image_id = ${images.id} and g.superseded_at is null) then 0
-            else greatest(0, ${readsPerImage} - (select count(*)::int from ${reads} r where r.image_id = ${images.id} and r.kind = 'read'))
-          end`,
-        })
-        .where(and(eq(images.datasetId, opts.datasetId)));
-    }
+    // The queue owns what "reads still needed" means; recompute it the queue's way.
+    if (readsPerImage !== undefined && readsPerImage !== before.readsPerImage)
+      await syncReadsNeeded(tx, { datasetId: opts.datasetId, actor: opts.actor });
     await recordAudit(tx, {
       actorId: opts.actor.id,
       action: "dataset.settings",
