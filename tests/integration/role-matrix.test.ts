@@ -51,6 +51,23 @@ export const MATRIX: Record<string, MatrixRow> = {
   "users.setRole": { allow: ["admin"], input: (f) => ({ userId: f.target.id, role: "annotator" }) },
   "imports.list": { allow: ["admin"], input: () => ({}) },
   "imports.get": { allow: ["admin"], input: (f) => ({ id: f.importId }) },
+  "queue.next": { allow: ["annotator", "lead"], input: (f) => ({ datasetId: f.datasetId }) },
+  "queue.peek": { allow: ["annotator", "lead"], input: (f) => ({ datasetId: f.datasetId }) },
+  "queue.release": { allow: ["annotator", "lead"], input: (f) => ({ imageId: f.imageId }) },
+  "queue.mine": { allow: ["annotator", "lead"], input: () => ({}) },
+  "queue.assist": { allow: ALL, input: (f) => ({ imageId: f.imageId }) },
+  "reads.submit": {
+    allow: ["annotator", "lead"],
+    input: (f) => ({ imageId: f.imageId, gate: "normal", findings: {}, timeSpentMs: 1000 }),
+  },
+  "reads.skip": { allow: ["annotator", "lead"], input: (f) => ({ imageId: f.imageId, reason: "blurred" }) },
+  "reads.flag": { allow: ["annotator", "lead"], input: (f) => ({ imageId: f.imageId }) },
+  "reads.undo": { allow: ["annotator", "lead"], input: () => ({}) },
+  "reads.change": {
+    allow: ["annotator", "lead"],
+    input: (f) => ({ imageId: f.imageId, gate: "abnormal", findings: { fracture: "positive" } }),
+  },
+  "reads.mine": { allow: ["annotator", "lead"], input: () => ({}) },
 };
 
 const procedurePaths = Object.keys(appRouter._def.procedures).sort();

@@ -2,6 +2,8 @@ import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import { datasetsRouter } from "./routers/datasets";
 import { imagesRouter } from "./routers/images";
 import { importsRouter } from "./routers/imports";
+import { queueRouter } from "./routers/queue";
+import { readsRouter } from "./routers/reads";
 import { sessionRouter } from "./routers/session";
 import { usersRouter } from "./routers/users";
 import { createCallerFactory, router } from "./trpc";
@@ -13,6 +15,8 @@ export const appRouter = router({
   images: imagesRouter,
   users: usersRouter,
   imports: importsRouter,
+  queue: queueRouter,
+  reads: readsRouter,
 });
 
 export type AppRouter = typeof appRouter;
