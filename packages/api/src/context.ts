@@ -1,4 +1,5 @@
 import type { SessionUser, SessionValidator } from "@xray/auth/session";
+import type { JobQueue } from "@xray/core/jobs";
 import type { Db } from "@xray/db";
 import type { Storage } from "@xray/storage";
 
@@ -10,4 +11,6 @@ export interface Context {
   storage: Storage;
   /** The web server's session cache, told to forget users whose access changes. */
   sessions?: SessionValidator;
+  /** The trainer job queue, opened on first use (rounds.start); absent where no queue is configured. */
+  jobs?: () => Promise<Pick<JobQueue, "enqueue">>;
 }
