@@ -137,7 +137,7 @@ try {
     await Promise.all(phase.actors.map((actor, i) => annotator(actor, i)));
     const measured = (performance.now() - measureFrom) / 1000;
     console.log(
-      `-- phase: think ${think} ms, load average ${os
+      `-- phase: ${phase.actors.length} annotator(s), think ${think} ms, load average ${os
         .loadavg()
         .map((x) => x.toFixed(1))
         .join(" ")}`,
