@@ -5,10 +5,53 @@
 
 export * from "./augment/index";
 export * from "./backend/index";
-export { readMlEnv, type MlEnv } from "./env";
+// Data
+export { csvEscape, parseCsv } from "./data/csv";
+export { type CsvRow, decodeGrey, type FolderDataset, loadImageFolder } from "./data/folder";
+export { type ImageSet, imageBatch, type LabelMatrix, labelRow, subsetImages } from "./data/image-set";
+export { type KneeRow, loadKneeDataset } from "./data/knee";
+export { type NpyArray, parseNpy, readNpz } from "./data/npz";
+export { type NpzSplit, readMedMnistNpz, resizeImageSet } from "./data/pneumoniamnist";
+export { labelMatrixFromColumns, squaresDataset } from "./data/synthetic";
+export { type MlEnv, readMlEnv } from "./env";
+// Fine-tuning, FixMatch and prediction
+export { classifierLogits, maskedHeadMean, sigmoidBce } from "./fixmatch/forward";
+export {
+  binaryEntropy,
+  type GatedFinding,
+  type GatedPrediction,
+  gatedPrediction,
+  type Predictions,
+  predictImages,
+} from "./fixmatch/predict";
+export {
+  type AugmentFn,
+  alignBinary,
+  type FitConfig,
+  type FitConfigInput,
+  type FitEpochMetrics,
+  type FitOptions,
+  type FitResult,
+  fitClassifier,
+  fitConfigSchema,
+  headThresholds,
+} from "./fixmatch/trainer";
+// Explanations
+export { type GradCamResult, gradCam, heatmapOverlayPng, jet } from "./gradcam/index";
+export { readJson, writeFileAtomic } from "./io/files";
+export {
+  fileLoadHandler,
+  fileSaveHandler,
+  loadClassifier,
+  loadEncoder,
+  MODEL_FORMAT_VERSION,
+  type ModelMetadata,
+  modelMetadataSchema,
+  readModelMetadata,
+  saveClassifier,
+  saveEncoder,
+} from "./io/model-io";
 export * from "./metrics/index";
-export * from "./selection/index";
-
 // Models and IO
 export {
   type ClassifierConfig,
@@ -39,78 +82,29 @@ export {
   FEATURES_LAYER,
   HEADS_LAYER,
 } from "./models/resnet";
-export { readJson, writeFileAtomic } from "./io/files";
+export * from "./selection/index";
+// Self-supervised pretraining
 export {
-  fileLoadHandler,
-  fileSaveHandler,
-  loadClassifier,
-  loadEncoder,
-  MODEL_FORMAT_VERSION,
-  type ModelMetadata,
-  modelMetadataSchema,
-  readModelMetadata,
-  saveClassifier,
-  saveEncoder,
-} from "./io/model-io";
-
-// Data
-export { csvEscape, parseCsv } from "./data/csv";
-export { type CsvRow, decodeGrey, type FolderDataset, loadImageFolder } from "./data/folder";
-export { type ImageSet, imageBatch, type LabelMatrix, labelRow, subsetImages } from "./data/image-set";
-export { type KneeRow, loadKneeDataset } from "./data/knee";
-export { type NpyArray, parseNpy, readNpz } from "./data/npz";
-export { type NpzSplit, readMedMnistNpz, resizeImageSet } from "./data/pneumoniamnist";
-export { labelMatrixFromColumns, squaresDataset } from "./data/synthetic";
-
+  type EpochMetrics as SslEpochMetrics,
+  embed,
+  getPretrainer,
+  listPretrainers,
+  normalizeImages,
+  type Pretrainer,
+  type PretrainOptions,
+  type PretrainResult,
+  type PretrainStage,
+  registerPretrainer,
+  type SslConfig,
+  type SslConfigInput,
+  simclr,
+  sslConfigSchema,
+  type ViewFn,
+} from "./ssl/pretrain";
+export { ntXentLoss } from "./ssl/simclr";
 // Training utilities
 export { type ArrayEntry, type Checkpoint, loadCheckpoint, saveCheckpoint } from "./train/checkpoint";
 export { AdamW, type OptimizerState } from "./train/optimizer";
 export { cosineWithWarmup } from "./train/schedule";
 export { mixSeed } from "./train/seed";
 export { seedKernels, trainableVariables, WeightEma } from "./train/weights";
-
-// Self-supervised pretraining
-export {
-  embed,
-  type EpochMetrics as SslEpochMetrics,
-  getPretrainer,
-  listPretrainers,
-  normalizeImages,
-  type PretrainOptions,
-  type Pretrainer,
-  type PretrainResult,
-  type PretrainStage,
-  registerPretrainer,
-  simclr,
-  type SslConfig,
-  type SslConfigInput,
-  sslConfigSchema,
-  type ViewFn,
-} from "./ssl/pretrain";
-export { ntXentLoss } from "./ssl/simclr";
-
-// Fine-tuning, FixMatch and prediction
-export { classifierLogits, maskedHeadMean, sigmoidBce } from "./fixmatch/forward";
-export {
-  binaryEntropy,
-  type GatedFinding,
-  type GatedPrediction,
-  gatedPrediction,
-  type Predictions,
-  predictImages,
-} from "./fixmatch/predict";
-export {
-  alignBinary,
-  type AugmentFn,
-  type FitConfig,
-  type FitConfigInput,
-  fitClassifier,
-  fitConfigSchema,
-  type FitEpochMetrics,
-  type FitOptions,
-  type FitResult,
-  headThresholds,
-} from "./fixmatch/trainer";
-
-// Explanations
-export { type GradCamResult, gradCam, heatmapOverlayPng, jet } from "./gradcam/index";

@@ -1,0 +1,258 @@
+/**
+ * Label-efficiency benchmark: supervised only vs FixMatch from scratch vs SimCLR pretraining +
+ * FixMatch, at several labelled fractions, AUROC on the held-out split.
+ *
+ *   pnpm exec tsx bench/label-efficiency/run.ts --dataset pneumonia --arms sup,fm,sslfm \
+ *     --fractions 0.01,0.05,0.1,1 --steps 200 --ssl-steps 200 --seed 0 --out bench/label-efficiency/results/x.json
+ *
+ * Each run appends one JSON line to --out as soon as it finishes (so partial results survive).
+ */
+import { existsSync } from "node:fs";
+import { appendFile, mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { parseArgs } from "node:util";
+import { sslView, strongAugment, weakAugment } from "../../packages/ml/src/augment/index.js";
+import { createRng } from "../../packages/ml/src/augment/rng.js";
+import { initBackend } from "../../packages/ml/src/backend/index.js";
+import { type ImageSet, type LabelMatrix, subsetImages } from "../../packages/ml/src/data/image-set.js";
+import { loadKneeDataset } from "../../packages/ml/src/data/knee.js";
+import { readMedMnistNpz } from "../../packages/ml/src/data/pneumoniamnist.js";
+import { predictImages } from "../../packages/ml/src/fixmatch/predict.js";
+import { fitClassifier } from "../../packages/ml/src/fixmatch/trainer.js";
+import { loadEncoder, saveEncoder } from "../../packages/ml/src/io/model-io.js";
+import { aurocCI, averagePrecision } from "../../packages/ml/src/metrics/index.js";
+import { encoderConfigSchema } from "../../packages/ml/src/models/config.js";
+import { buildClassifier, buildEncoder, copyEncoderWeights } from "../../packages/ml/src/models/resnet.js";
+import { getPretrainer } from "../../packages/ml/src/ssl/pretrain.js";
+import { mixSeed } from "../../packages/ml/src/train/seed.js";
+
+const { values: args } = parseArgs({
+  options: {
+    dataset: { type: "string", default: "pneumonia" },
+    arms: { type: "string", default: "sup,fm,sslfm" },
+    fractions: { type: "string", default: "0.01,0.05,0.1,1" },
+    steps: { type: "string", default: "200" },
+    "ssl-steps": { type: "string", default: "200" },
+    "batch-size": { type: "string", default: "32" },
+    mu: { type: "string", default: "2" },
+    width: { type: "string", default: "16" },
+    blocks: { type: "string", default: "1,1,1" },
+    size: { type: "string" },
+    seed: { type: "string", default: "0" },
+    threshold: { type: "string", default: "0.95" },
+    out: { type: "string", default: "bench/label-efficiency/results/results.jsonl" },
+    /** Load the SimCLR encoder from here (waits until another process has saved it). */
+    "encoder-dir": { type: "string" },
+    /** Save the SimCLR encoder here after pretraining. */
+    "save-encoder": { type: "string" },
+  },
+});
+
+const seed = Number(args.seed);
+const steps = Number(args.steps);
+const sslSteps = Number(args["ssl-steps"]);
+const B = Number(args["batch-size"]);
+const mu = Number(args.mu);
+const width = Number(args.width);
+const blocks = (args.blocks ?? "1,1,1").split(",").map(Number);
+const arms = (args.arms ?? "").split(",").filter(Boolean);
+const fractions = (args.fractions ?? "").split(",").map(Number);
+const out = args.out ?? "results.jsonl";
+
+interface Data {
+  name: string;
+  train: ImageSet;
+  trainLabels: number[];
+  /** Group id per training image (patient for knee, the image itself otherwise). */
+  groups: string[];
+  test: ImageSet;
+  testLabels: number[];
+  testSplit: string;
+}
+
+async function loadData(): Promise<Data> {
+  if (args.dataset === "pneumonia") {
+    const size = args.size ? Number(args.size) : 28;
+    const d = await readMedMnistNpz("/work/shared/data/pneumoniamnist/pneumoniamnist.npz", { size });
+    const train = d.train;
+    const test = d.test;
+    if (!train || !test) throw new Error("npz lacks train/test");
+    return {
+      name: "pneumoniamnist",
+      train: train.images,
+      trainLabels: train.labels,
+      groups: train.labels.map((_, i) => String(i)),
+      test: test.images,
+      testLabels: test.labels,
+      testSplit: "test",
+    };
+  }
+  const size = args.size ? Number(args.size) : 64;
+  const k = await loadKneeDataset({ root: "/work/shared/data/knee-oa-128", size, cacheDir: ".cache/knee" });
+  const tr = k.rows.map((r, i) => ({ r, i })).filter((x) => x.r.split === "train");
+  const va = k.rows.map((r, i) => ({ r, i })).filter((x) => x.r.split === "val");
+  return {
+    name: `knee-oa-${size}`,
+    train: subsetImages(
+      k.images,
+      tr.map((x) => x.i),
+    ),
+    trainLabels: tr.map((x) => x.r.oa_kl_ge2),
+    groups: tr.map((x) => x.r.patient_id),
+    test: subsetImages(
+      k.images,
+      va.map((x) => x.i),
+    ),
+    testLabels: va.map((x) => x.r.oa_kl_ge2),
+    testSplit: "val",
+  };
+}
+
+/** Samples a labelled fraction by group (patient), stratified by the group's majority label. */
+function sampleLabelled(data: Data, fraction: number, s: number): number[] {
+  if (fraction >= 1) return data.trainLabels.map((_, i) => i);
+  const byGroup = new Map<string, number[]>();
+  data.groups.forEach((g, i) => {
+    const list = byGroup.get(g) ?? [];
+    list.push(i);
+    byGroup.set(g, list);
+  });
+  const rng = createRng(mixSeed(s, 77, Math.round(fraction * 1e6)));
+  const strata: [string[], string[]] = [[], []];
+  for (const [g, idx] of byGroup) {
+    const pos = idx.filter((i) => data.trainLabels[i] === 1).length;
+    strata[pos * 2 >= idx.length ? 1 : 0].push(g);
+  }
+  const chosen: number[] = [];
+  for (const groups of strata) {
+    const want = Math.max(1, Math.round(groups.length * fraction));
+    for (const g of rng.shuffle(groups.slice()).slice(0, want)) chosen.push(...(byGroup.get(g) ?? []));
+  }
+  return chosen.sort((a, b) => a - b);
+}
+
+const encoderConfig = (c: { inputSize: number; width: number; blocks: number[]; stem: "auto" }) =>
+  encoderConfigSchema.parse(c);
+const schema = { gate: { key: "abnormal", name: "Abnormal" }, findings: [] };
+
+async function main() {
+  const backend = await initBackend({ prefer: "wasm" });
+  const t0 = performance.now();
+  const data = await loadData();
+  const inputSize = data.train.size;
+  const encoderCfg = { inputSize, width, blocks, stem: "auto" as const };
+  console.error(
+    `${data.name}: train ${data.train.count}, ${data.testSplit} ${data.test.count}, load ${((performance.now() - t0) / 1000).toFixed(1)}s`,
+  );
+  await mkdir(dirname(out), { recursive: true });
+
+  let pretrained: ReturnType<typeof buildEncoder> | null = null;
+  let sslSeconds = 0;
+  if (arms.includes("sslfm") && args["encoder-dir"]) {
+    const encDir = args["encoder-dir"];
+    while (!existsSync(join(encDir, "metadata.json"))) await new Promise((r) => setTimeout(r, 5000));
+    const loaded = await loadEncoder(encDir);
+    sslSeconds = Number((loaded.meta.extra as { sslSeconds?: number } | undefined)?.sslSeconds ?? 0);
+    pretrained = loaded.encoder;
+  } else if (arms.includes("sslfm")) {
+    const enc = buildEncoder(encoderCfg);
+    const ts = performance.now();
+    const sslBatch = 64;
+    const perEpoch = Math.floor(data.train.count / sslBatch);
+    const epochs = Math.max(1, Math.ceil(sslSteps / perEpoch));
+    const res = await getPretrainer("simclr").pretrain({
+      config: {
+        seed,
+        batchSize: sslBatch,
+        lr: 2e-3,
+        temperature: 0.2,
+        warmupEpochs: Math.min(1, epochs / 10),
+        stepsPerEpoch: Math.ceil(sslSteps / epochs),
+      },
+      encoder: enc,
+      encoderConfig: encoderCfg,
+      stages: [{ name: data.name, data: data.train, epochs }],
+      view: (x, rng) => sslView(x, rng),
+      onEpoch: (m) =>
+        console.error(`ssl epoch ${m.globalEpoch} loss ${m.loss.toFixed(4)} ${m.seconds.toFixed(0)}s`),
+    });
+    sslSeconds = (performance.now() - ts) / 1000;
+    console.error(`ssl done: ${res.metrics.length} epochs, ${sslSeconds.toFixed(0)}s`);
+    pretrained = enc;
+    if (args["save-encoder"]) {
+      await saveEncoder(enc, encoderConfig(encoderCfg), { mean: 0.5, std: 0.25 }, args["save-encoder"], {
+        extra: { sslSeconds, sslSteps },
+      });
+    }
+  }
+
+  for (const fraction of fractions) {
+    const lIdx = sampleLabelled(data, fraction, seed);
+    const lImages = subsetImages(data.train, lIdx);
+    const labels: LabelMatrix = {
+      heads: ["abnormal"],
+      values: Float32Array.from(lIdx.map((i) => data.trainLabels[i] ?? 0)),
+    };
+    for (const arm of arms) {
+      const tr = performance.now();
+      const net = buildClassifier({ encoder: encoderCfg, schema, dropout: 0.2 });
+      if (arm === "sslfm" && pretrained) copyEncoderWeights(pretrained, net.encoder);
+      const res = await fitClassifier({
+        config: {
+          seed,
+          epochs: 1,
+          stepsPerEpoch: steps,
+          batchSize: B,
+          lr: 1e-3,
+          warmupEpochs: 0.05,
+          weightDecay: 5e-4,
+          seedInit: arm !== "sslfm",
+          fixmatch: {
+            enabled: arm !== "sup",
+            mu,
+            threshold: Number(args.threshold),
+            distributionAlignment: true,
+          },
+          ema: { enabled: true, decay: 0.99 },
+        },
+        net,
+        labelled: { images: lImages, labels },
+        ...(arm === "sup" ? {} : { unlabelled: data.train }),
+        augment: { weak: (x, rng) => weakAugment(x, rng), strong: (x, rng) => strongAugment(x, rng) },
+      });
+      const p = await predictImages(net, data.test, { batchSize: 128 });
+      const probs = Array.from(p.probs);
+      const ci = aurocCI(data.testLabels, probs);
+      const row = {
+        dataset: data.name,
+        evalSplit: data.testSplit,
+        arm,
+        fraction,
+        nLabelled: lIdx.length,
+        seed,
+        steps,
+        batchSize: B,
+        mu,
+        encoder: encoderCfg,
+        auroc: ci.auroc,
+        aurocLower: ci.lower,
+        aurocUpper: ci.upper,
+        auprc: averagePrecision(data.testLabels, probs),
+        maskRate: res.metrics.at(-1)?.maskRate,
+        supervisedLoss: res.metrics.at(-1)?.supervisedLoss,
+        unsupervisedLoss: res.metrics.at(-1)?.unsupervisedLoss,
+        trainSeconds: (performance.now() - tr) / 1000,
+        sslSteps: arm === "sslfm" ? sslSteps : 0,
+        sslSeconds: arm === "sslfm" ? sslSeconds : 0,
+        backend: backend.detail,
+      };
+      console.error(JSON.stringify(row));
+      await appendFile(out, `${JSON.stringify(row)}\n`);
+      net.full.dispose();
+    }
+  }
+  pretrained?.dispose();
+  console.error(`total ${((performance.now() - t0) / 1000).toFixed(0)}s`);
+}
+
+await main();

@@ -1,0 +1,111 @@
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { squaresDataset } from "@xray/ml";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { main } from "../cli.js";
+
+let dir = "";
+const size = 16;
+
+beforeAll(async () => {
+  process.env.XRAY_TF_BACKEND = "wasm";
+  dir = await mkdtemp(join(tmpdir(), "trainer-cli-"));
+  // A knee-layout folder: PNGs + labels.csv (path, split, kl_grade, oa_kl_ge2, patient_id, side).
+  const d = squaresDataset(40, size, 11, { square: 5 });
+  const lines = ["path,split,kl_grade,oa_kl_ge2,patient_id,side"];
+  await mkdir(join(dir, "data", "images"), { recursive: true });
+  for (let i = 0; i < d.images.count; i++) {
+    const rel = `images/${i}.png`;
+    const px = Buffer.from(d.images.pixels.subarray(i * size * size, (i + 1) * size * size));
+    await sharp(px, { raw: { width: size, height: size, channels: 1 } })
+      .png()
+      .toFile(join(dir, "data", rel));
+    const kl = d.labels[i] === 1 ? 2 + (i % 3) : i % 2;
+    lines.push(
+      `${rel},${i < 30 ? "train" : "val"},${kl},${kl >= 2 ? 1 : 0},${Math.floor(i / 2)},${i % 2 ? "left" : "right"}`,
+    );
+  }
+  await writeFile(join(dir, "data", "labels.csv"), `${lines.join("\n")}\n`);
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("pnpm trainer", () => {
+  it("pretrain -> fit (FixMatch, 50% labels by patient) -> eval JSON -> predict CSV", async () => {
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
+      out.push(String(s));
+      return true;
+    });
+    const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      const data = join(dir, "data");
+      const common = ["--data", data, "--size", String(size), "--width", "8", "--blocks", "1,1"];
+      const pre = join(dir, "pre");
+      expect(
+        await main(["pretrain", ...common, "--epochs", "1", "--batch-size", "8", "--run-dir", pre]),
+      ).toBe(0);
+      expect(existsSync(join(pre, "model", "model.json"))).toBe(true);
+      expect(existsSync(join(pre, "checkpoints", "last.ckpt"))).toBe(true);
+
+      const fit = join(dir, "fit");
+      const fitArgs = [
+        "fit",
+        ...common,
+        "--encoder",
+        pre,
+        "--labelled-fraction",
+        "0.5",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "4",
+      ];
+      expect(await main([...fitArgs, "--steps-per-epoch", "2", "--threshold", "0.6", "--run-dir", fit])).toBe(
+        0,
+      );
+      const config = JSON.parse(await readFile(join(fit, "config.json"), "utf8")) as {
+        data: { labelledFraction: number };
+      };
+      expect(config.data.labelledFraction).toBe(0.5);
+      expect((await readFile(join(fit, "git-revision"), "utf8")).trim().length).toBeGreaterThan(0);
+      const metrics = (await readFile(join(fit, "metrics.jsonl"), "utf8")).trim().split("\n");
+      expect(metrics).toHaveLength(2);
+      const m = JSON.parse(metrics[1] ?? "{}") as { mode: string; maskRate: Record<string, number> };
+      expect(m.mode).toBe("fixmatch");
+      expect(Object.keys(m.maskRate)).toEqual(["oa", "kl0", "kl1", "kl2", "kl3", "kl4"]);
+      // A run folder is never silently overwritten.
+      await expect(main([...fitArgs, "--run-dir", fit])).rejects.toThrow(/already holds a run/);
+
+      out.length = 0;
+      expect(await main(["eval", "--model", fit, "--data", data, "--split", "val"])).toBe(0);
+      const report = JSON.parse(out.join("")) as {
+        count: number;
+        heads: Record<string, { auroc: number | null; aurocCI: unknown[]; sensitivity: number | null }>;
+      };
+      expect(report.count).toBe(10);
+      expect(Object.keys(report.heads)).toContain("oa");
+      expect(report.heads.oa?.aurocCI).toHaveLength(2);
+
+      const csvPath = join(dir, "pred.csv");
+      expect(
+        await main(["predict", "--model", fit, "--data", data, "--mc-samples", "4", "--out", csvPath]),
+      ).toBe(0);
+      const rows = (await readFile(csvPath, "utf8")).trim().split("\n");
+      expect(rows).toHaveLength(41);
+      expect(rows[0]).toContain("oa_prob,oa_entropy,oa_bald");
+      expect(rows[0]).toContain("kl4_gated");
+      const first = rows[1]?.split(",") ?? [];
+      const prob = Number(first[2]);
+      expect(prob).toBeGreaterThanOrEqual(0);
+      expect(prob).toBeLessThanOrEqual(1);
+    } finally {
+      spy.mockRestore();
+      err.mockRestore();
+    }
+  });
+});
