@@ -51,7 +51,6 @@ export const MATRIX: Record<string, MatrixRow> = {
   "users.setRole": { allow: ["admin"], input: (f) => ({ userId: f.target.id, role: "annotator" }) },
   "imports.list": { allow: ["admin"], input: () => ({}) },
   "imports.get": { allow: ["admin"], input: (f) => ({ id: f.importId }) },
-  "audit.list": { allow: ["admin"], input: () => ({ limit: 10 }) },
   "review.queue": { allow: ["lead"], input: (f) => ({ datasetId: f.datasetId, kind: "readers" }) },
   "review.item": { allow: ["lead"], input: (f) => ({ imageId: f.imageId }) },
   "review.adjudicate": {
