@@ -2,6 +2,7 @@ import { TRPCError } from "@trpc/server";
 import { type Context, createCaller } from "@xray/api";
 import { forbidden, notFound, redirect } from "next/navigation";
 import { getSessionUser } from "./auth";
+import { webJobQueue } from "./jobs";
 import { getPlatform } from "./platform";
 
 export async function createTRPCContext(): Promise<Context> {
@@ -11,6 +12,7 @@ export async function createTRPCContext(): Promise<Context> {
     db: platform.db,
     storage: platform.storage,
     sessions: platform.sessions,
+    jobs: webJobQueue,
   };
 }
 
