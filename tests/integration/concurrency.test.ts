@@ -6,7 +6,7 @@
 import type { Actor } from "@xray/core";
 import { nextImage } from "@xray/core/queue";
 import { seedDataset, seedImages, seedUsers } from "@xray/core/queue.fixtures";
-import { skipImage, submitRead } from "@xray/core/reads";
+import { type SubmitReadOptions, skipImage, submitRead } from "@xray/core/reads";
 import { images, leases, reads } from "@xray/db";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
@@ -57,11 +57,11 @@ describe("20 annotators in parallel", () => {
           acknowledged.push({ id: skip.id, kind: "skip", imageId: item.image.id, userId: actor.id });
           continue;
         }
-        const input = {
+        const input: SubmitReadOptions = {
           actor,
           imageId: item.image.id,
-          gate: n % 3 === 0 ? ("abnormal" as const) : ("normal" as const),
-          findings: n % 3 === 0 ? { fracture: "positive" as const } : {},
+          gate: n % 3 === 0 ? "abnormal" : "normal",
+          findings: n % 3 === 0 ? { fracture: "positive" } : {},
           timeSpentMs: 1000 + n,
         };
         const read = await submitRead(db, input);
