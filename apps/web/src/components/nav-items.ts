@@ -11,6 +11,8 @@ export interface NavItem {
 /** The top navigation as data: new workspaces (reading, review, rounds) add a row here. */
 export const NAV_ITEMS: NavItem[] = [
   { href: "/", label: "Home", action: null, group: "main" },
+  { href: "/read", label: "Read", action: "reads.write", group: "main" },
+  { href: "/my-reads", label: "My reads", action: "reads.write", group: "main" },
   { href: "/images", label: "Images", action: "images.read", group: "main" },
   { href: "/admin/users", label: "Users", action: "users.manage", group: "admin" },
   { href: "/admin/datasets", label: "Datasets", action: "datasets.settings", group: "admin" },
