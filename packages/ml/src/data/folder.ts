@@ -20,7 +20,8 @@ export interface FolderDataset {
 /** Decodes one image file to size x size 8-bit grey (sharp: any format it reads, resized with lanczos). */
 export async function decodeGrey(path: string, size: number): Promise<Uint8Array> {
   const buf = await sharp(path).greyscale().resize(size, size, { fit: "fill" }).raw().toBuffer();
-  if (buf.length !== size * size) throw new Error(`${path}: decoded ${buf.length} bytes, expected ${size * size}`);
+  if (buf.length !== size * size)
+    throw new Error(`${path}: decoded ${buf.length} bytes, expected ${size * size}`);
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
 }
 
@@ -45,7 +46,11 @@ export async function loadImageFolder(opts: {
   const rows = raw.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? ""])));
   const size = opts.size;
   const px = size * size;
-  const key = createHash("sha256").update(text).update(`|${size}|${(await stat(csvPath)).size}`).digest("hex").slice(0, 16);
+  const key = createHash("sha256")
+    .update(text)
+    .update(`|${size}|${(await stat(csvPath)).size}`)
+    .digest("hex")
+    .slice(0, 16);
   const cachePath = opts.cacheDir ? join(opts.cacheDir, `images-${size}-${key}.u8`) : undefined;
   if (cachePath && existsSync(cachePath)) {
     const pixels = new Uint8Array(await readFile(cachePath));

@@ -16,7 +16,11 @@ export async function loadKneeDataset(opts: {
   size: number;
   cacheDir?: string;
 }): Promise<{ rows: KneeRow[]; images: ImageSet; folder: FolderDataset }> {
-  const folder = await loadImageFolder({ root: opts.root, size: opts.size, ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}) });
+  const folder = await loadImageFolder({
+    root: opts.root,
+    size: opts.size,
+    ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
+  });
   const rows = folder.rows.map((r) => ({
     path: r.path ?? "",
     split: r.split ?? "",

@@ -10,7 +10,8 @@ export interface NpyArray {
 
 /** Parses one .npy file (format 1.x/2.x, C order, little-endian numeric dtypes). */
 export function parseNpy(buf: Uint8Array): NpyArray {
-  if (buf[0] !== 0x93 || String.fromCharCode(...buf.subarray(1, 6)) !== "NUMPY") throw new Error("not a .npy file");
+  if (buf[0] !== 0x93 || String.fromCharCode(...buf.subarray(1, 6)) !== "NUMPY")
+    throw new Error("not a .npy file");
   const major = buf[6] ?? 1;
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const headerLen = major >= 2 ? view.getUint32(8, true) : view.getUint16(8, true);

@@ -10,7 +10,8 @@ export interface NpzSplit {
 
 function toImages(arr: { shape: number[]; data: ArrayLike<number> | BigInt64Array }, name: string): ImageSet {
   const [n, h, w] = arr.shape;
-  if (n === undefined || h === undefined || w === undefined || h !== w) throw new Error(`${name}: expected [N,H,W], got [${arr.shape}]`);
+  if (n === undefined || h === undefined || w === undefined || h !== w)
+    throw new Error(`${name}: expected [N,H,W], got [${arr.shape}]`);
   if (!(arr.data instanceof Uint8Array)) throw new Error(`${name}: expected uint8 images`);
   return { count: n, size: h, pixels: arr.data };
 }
@@ -19,7 +20,10 @@ function toImages(arr: { shape: number[]; data: ArrayLike<number> | BigInt64Arra
  * Reads a MedMNIST-style npz (train_images/train_labels, val_*, test_*). `size` resizes the images
  * (bilinear) when it differs from the stored size.
  */
-export async function readMedMnistNpz(path: string, opts: { size?: number } = {}): Promise<Record<string, NpzSplit>> {
+export async function readMedMnistNpz(
+  path: string,
+  opts: { size?: number } = {},
+): Promise<Record<string, NpzSplit>> {
   const arrays = await readNpz(path);
   const out: Record<string, NpzSplit> = {};
   for (const split of ["train", "val", "test"]) {
@@ -47,7 +51,11 @@ export function resizeImageSet(set: ImageSet, size: number): ImageSet {
         [n, set.size, set.size, 1],
         "int32",
       );
-      return tf.clipByValue(tf.round(tf.image.resizeBilinear(tf.cast(x, "float32"), [size, size], true)), 0, 255);
+      return tf.clipByValue(
+        tf.round(tf.image.resizeBilinear(tf.cast(x, "float32"), [size, size], true)),
+        0,
+        255,
+      );
     });
     pixels.set(Uint8Array.from(r.dataSync()), s * size * size);
     r.dispose();

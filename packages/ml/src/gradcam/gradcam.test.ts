@@ -25,7 +25,14 @@ describe("Grad-CAM", () => {
     });
     const labels = labelMatrixFromColumns(["square"], [train.labels]);
     await fitClassifier({
-      config: { seed: 4, epochs: 6, batchSize: 16, lr: 5e-3, fixmatch: { enabled: false }, ema: { enabled: false } },
+      config: {
+        seed: 4,
+        epochs: 6,
+        batchSize: 16,
+        lr: 5e-3,
+        fixmatch: { enabled: false },
+        ema: { enabled: false },
+      },
       net,
       labelled: { images: train.images, labels },
       augment: { weak: (x, rng) => weakAugment(x, rng, { maxTranslate: 0.1 }), strong: (x) => x.clone() },
@@ -84,9 +91,14 @@ describe("Grad-CAM", () => {
     const x0 = imageBatch(test.images, [i0]);
     const cam0 = await gradCam(net, x0, 0);
     x0.dispose();
-    const png = await heatmapOverlayPng(test.images.pixels.subarray(i0 * size * size, (i0 + 1) * size * size), cam0.heatmap, size, {
-      outSize: 96,
-    });
+    const png = await heatmapOverlayPng(
+      test.images.pixels.subarray(i0 * size * size, (i0 + 1) * size * size),
+      cam0.heatmap,
+      size,
+      {
+        outSize: 96,
+      },
+    );
     const meta = await sharp(png).metadata();
     expect(meta.format).toBe("png");
     expect(meta.width).toBe(96);
