@@ -134,4 +134,11 @@ function firstLine(s: string): string {
   return line.length > 160 ? `${line.slice(0, 157)}...` : line;
 }
 
-export { registerWasmTrainingKernels } from "./wasm-kernels";
+export { batchNormTraining } from "./batch-norm";
+export {
+  type Conv2DBackpropInputVariant,
+  conv2dBackpropFilterViaConv,
+  conv2dBackpropInputViaConv,
+  registerWasmTrainingKernels,
+  setConv2DBackpropInputVariant,
+} from "./wasm-kernels";

@@ -9,7 +9,7 @@ import {
   relativeError,
   seededValues,
 } from "./conv-reference";
-import { initBackend } from "./index";
+import { batchNormTraining, initBackend } from "./index";
 import { setConv2DBackpropInputVariant } from "./wasm-kernels";
 
 const TOL = 2e-5;
@@ -256,6 +256,32 @@ describe("wasm gradient kernels against the float64 reference", () => {
       expect(relativeError(gx?.dataSync() ?? [], nx)).toBeLessThan(1e-4);
       expect(relativeError(gg?.dataSync() ?? [], ng)).toBeLessThan(1e-4);
       expect(relativeError(gb?.dataSync() ?? [], nb)).toBeLessThan(1e-4);
+      // batchNormTraining (closed-form gradient) gives the same values and gradients.
+      const [fx, fg, fb] = tf.grads((a: tf.Tensor, g1: tf.Tensor, b1: tf.Tensor) => {
+        const { y } = batchNormTraining(
+          tf.reshape<tf.Rank.R4>(a, [n, h, w, c]),
+          tf.reshape<tf.Rank.R1>(g1, [c]),
+          tf.reshape<tf.Rank.R1>(b1, [c]),
+          eps,
+        );
+        return tf.sum(tf.mul(y, rt));
+      })([
+        tf.tensor4d(Float32Array.from(x), [n, h, w, c]),
+        tf.tensor1d(Float32Array.from(gamma)),
+        tf.tensor1d(Float32Array.from(beta)),
+      ]);
+      expect(relativeError(fx?.dataSync() ?? [], nx)).toBeLessThan(1e-4);
+      expect(relativeError(fg?.dataSync() ?? [], ng)).toBeLessThan(1e-4);
+      expect(relativeError(fb?.dataSync() ?? [], nb)).toBeLessThan(1e-4);
+      const { mean, variance } = batchNormTraining(
+        tf.tensor4d(Float32Array.from(x), [n, h, w, c]),
+        tf.ones([c]),
+        tf.zeros([c]),
+        eps,
+      );
+      const ref = tf.moments(tf.tensor4d(Float32Array.from(x), [n, h, w, c]), [0, 1, 2]);
+      expect(relativeError(mean.dataSync(), ref.mean.dataSync())).toBeLessThan(1e-6);
+      expect(relativeError(variance.dataSync(), ref.variance.dataSync())).toBeLessThan(1e-6);
     });
   });
 });

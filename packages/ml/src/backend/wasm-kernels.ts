@@ -164,6 +164,21 @@ function phase1D(r: number, s: number, k: number, padTop: number): Phase1D {
   return { a0, taps, padBefore: taps - 1 - c };
 }
 
+function reversedTaps(phase: Phase1D, s: number): number[] {
+  return Array.from({ length: phase.taps }, (_, j) => phase.a0 + s * (phase.taps - 1 - j));
+}
+
+/** filter[rows[i], cols[j], :, :] stacked as [rows.length, cols.length, ...] with slices + concats. */
+function pickTaps(filter: tf.Tensor4D, rows: number[], cols: number[]): tf.Tensor4D {
+  const rowBlocks = rows.map((r) => {
+    const parts = cols.map((c) => tf.slice(filter, [r, c, 0, 0], [1, 1, -1, -1]));
+    const [only] = parts;
+    return parts.length === 1 && only !== undefined ? only : tf.concat(parts, 1);
+  });
+  const [first] = rowBlocks;
+  return rowBlocks.length === 1 && first !== undefined ? first : tf.concat(rowBlocks, 0);
+}
+
 /** Runs a stride-1 conv2d where padBefore may be negative (drop rows) and trims/pads output to len. */
 function phaseConv(
   dy: tf.Tensor4D,
@@ -220,8 +235,9 @@ export function conv2dBackpropInputViaConv(
     const [n, h, w, ci] = inputShape;
     const qh = Math.ceil(h / sh);
     const qw = Math.ceil(w / sw);
-    // W [kh, kw, Ci, Co] -> flipped spatially, channels swapped: [kh, kw, Co, Ci].
-    const flipped = tf.reverse(tf.transpose(filter, [0, 1, 3, 2]), [0, 1]);
+    // W [kh, kw, Ci, Co] -> channels swapped: [kh, kw, Co, Ci]. The spatial flip is done by
+    // picking taps in reverse order with slices + concats (memcpy), not the backend's slow Reverse.
+    const swapped = tf.transpose(filter, [0, 1, 3, 2]);
     const rows: tf.Tensor4D[] = [];
     for (let r = 0; r < sh; r++) {
       const rowPhase = phase1D(r, sh, kh, info.padInfo.top);
@@ -232,23 +248,9 @@ export function conv2dBackpropInputViaConv(
           cols.push(tf.zeros([n, qh, qw, ci]));
           continue;
         }
-        // Taps a0, a0+s, ... reversed: in the flipped filter they sit at kh-1-a0, kh-1-a0-s, ...
-        const lastRow = kh - 1 - (rowPhase.a0 + sh * (rowPhase.taps - 1));
-        const lastCol = kw - 1 - (colPhase.a0 + sw * (colPhase.taps - 1));
-        const sub =
-          sh === 1 && sw === 1
-            ? flipped
-            : tf.stridedSlice(
-                flipped,
-                [lastRow, lastCol, 0, 0],
-                [lastRow + sh * (rowPhase.taps - 1) + 1, lastCol + sw * (colPhase.taps - 1) + 1, -1, -1],
-                [sh, sw, 1, 1],
-                0b1100,
-                0b1100,
-              );
-        cols.push(
-          phaseConv(dy, tf.reshape(sub, readShape4(sub.shape, "sub-filter")), rowPhase, colPhase, qh, qw),
-        );
+        // Correlation tap j of this phase is filter tap a0 + s*(taps-1-j).
+        const sub = pickTaps(swapped, reversedTaps(rowPhase, sh), reversedTaps(colPhase, sw));
+        cols.push(phaseConv(dy, sub, rowPhase, colPhase, qh, qw));
       }
       // [N, qh, qw, sw*Ci] -> [N, qh, qw*sw, Ci]: column q*sw + c.
       const rowBlock: tf.Tensor4D | undefined =

@@ -1,0 +1,174 @@
+/**
+ * Speed of the wasm training path: a half-width ResNet-18-style grayscale encoder built with
+ * tfjs-layers, timed for training (forward + backward + Adam) and inference in images/s.
+ * The same network in PyTorch is bench/ml-speed/torch_bench.py; run.sh runs both and compares.
+ *
+ *   pnpm exec tsx bench/ml-speed/bench.ts --sizes 64,128 --batch 32 --steps 4 --warmup 2 \
+ *     [--variant fast|builtin] [--threads N] [--profile]
+ */
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { initBackend, setConv2DBackpropInputVariant } from "@xray/ml/backend/index";
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: "string", default: "64,128" },
+    batch: { type: "string", default: "32" },
+    steps: { type: "string", default: "4" },
+    warmup: { type: "string", default: "2" },
+    variant: { type: "string", default: "fast" },
+    threads: { type: "string" },
+    widths: { type: "string", default: "32,64,128,256" },
+    profile: { type: "boolean", default: false },
+    mode: { type: "string", default: "train,infer" },
+  },
+});
+
+const sizes = values.sizes.split(",").map(Number);
+const batch = Number(values.batch);
+const steps = Number(values.steps);
+const warmup = Number(values.warmup);
+const widths = values.widths.split(",").map(Number);
+const modes = new Set(values.mode.split(","));
+const variant = values.variant === "builtin" ? "builtin" : "fast";
+
+/** Basic block: conv3x3-BN-ReLU-conv3x3-BN (+ 1x1/stride projection when the shape changes) + ReLU. */
+function basicBlock(x: tfl.SymbolicTensor, filters: number, stride: number): tfl.SymbolicTensor {
+  const conv = (t: tfl.SymbolicTensor, k: number, s: number) =>
+    tfl.layers
+      .conv2d({
+        filters,
+        kernelSize: k,
+        strides: s,
+        padding: "same",
+        useBias: false,
+        kernelInitializer: "heNormal",
+      })
+      .apply(t) as tfl.SymbolicTensor;
+  const bn = (t: tfl.SymbolicTensor) =>
+    tfl.layers.batchNormalization({ momentum: 0.9 }).apply(t) as tfl.SymbolicTensor;
+  const relu = (t: tfl.SymbolicTensor) => tfl.layers.reLU().apply(t) as tfl.SymbolicTensor;
+  let y = relu(bn(conv(x, 3, stride)));
+  y = bn(conv(y, 3, 1));
+  const inChannels = x.shape[3];
+  const shortcut = stride !== 1 || inChannels !== filters ? bn(conv(x, 1, stride)) : x;
+  return relu(tfl.layers.add().apply([y, shortcut]) as tfl.SymbolicTensor);
+}
+
+/** Half-width ResNet-18: 7x7/2 stem + 3x3/2 max pool, 4 stages x 2 basic blocks, GAP, dense head. */
+export function buildEncoder(size: number, stageWidths: number[]): tfl.LayersModel {
+  const input = tfl.input({ shape: [size, size, 1] });
+  const stemWidth = stageWidths[0] ?? 32;
+  let x = tfl.layers
+    .conv2d({ filters: stemWidth, kernelSize: 7, strides: 2, padding: "same", useBias: false })
+    .apply(input) as tfl.SymbolicTensor;
+  x = tfl.layers.batchNormalization({ momentum: 0.9 }).apply(x) as tfl.SymbolicTensor;
+  x = tfl.layers.reLU().apply(x) as tfl.SymbolicTensor;
+  x = tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "same" }).apply(x) as tfl.SymbolicTensor;
+  stageWidths.forEach((w, stage) => {
+    x = basicBlock(x, w, stage === 0 ? 1 : 2);
+    x = basicBlock(x, w, 1);
+  });
+  x = tfl.layers.globalAveragePooling2d({}).apply(x) as tfl.SymbolicTensor;
+  const out = tfl.layers.dense({ units: 2 }).apply(x) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: out });
+}
+
+interface Result {
+  impl: string;
+  variant: string;
+  size: number;
+  batch: number;
+  train_img_s?: number;
+  infer_img_s?: number;
+  threads: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+}
+
+async function main(): Promise<void> {
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  const info = await initBackend({ prefer: "wasm", ...(threads === undefined ? {} : { threads }) });
+  setConv2DBackpropInputVariant(variant);
+  const threadMatch = /threads=(\d+)/.exec(info.detail);
+  const threadCount = Number(threadMatch?.[1] ?? 1);
+  for (const size of sizes) {
+    const model = buildEncoder(size, widths);
+    const optimizer = tf.train.adam(1e-3);
+    const xs = tf.randomNormal([batch, size, size, 1]);
+    const labels = tf.oneHot(
+      tf.tensor1d(
+        Array.from({ length: batch }, (_, i) => i % 2),
+        "int32",
+      ),
+      2,
+    );
+    const result: Result = { impl: "tfjs-wasm", variant, size, batch, threads: threadCount };
+    if (modes.has("train")) {
+      const step = () =>
+        tf.tidy(() => {
+          const cost = optimizer.minimize(() => {
+            const logits = model.apply(xs, { training: true });
+            if (!(logits instanceof tf.Tensor)) throw new Error("one output expected");
+            return tf.losses.softmaxCrossEntropy(labels, logits);
+          }, true);
+          return cost?.dataSync()[0] ?? Number.NaN;
+        });
+      for (let i = 0; i < warmup; i++) step();
+      const before = tf.memory().numTensors;
+      const times: number[] = [];
+      for (let i = 0; i < steps; i++) {
+        const t0 = performance.now();
+        step();
+        times.push(performance.now() - t0);
+      }
+      if (tf.memory().numTensors !== before) throw new Error("training step leaked tensors");
+      result.train_img_s = (batch * 1000) / median(times);
+      if (values.profile) {
+        const prof = await tf.profile(() => {
+          step();
+        });
+        const byKernel = new Map<string, number>();
+        for (const k of prof.kernels) {
+          const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+          byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + ms);
+        }
+        const total = [...byKernel.values()].reduce((a, b) => a + b, 0);
+        const top = [...byKernel.entries()].sort((a, b) => b[1] - a[1]).slice(0, 12);
+        process.stderr.write(`profile ${size}px ${variant}: total kernel time ${total.toFixed(0)} ms\n`);
+        for (const [name, ms] of top) {
+          process.stderr.write(
+            `  ${name.padEnd(24)} ${ms.toFixed(1).padStart(8)} ms ${((100 * ms) / total).toFixed(1)}%\n`,
+          );
+        }
+      }
+    }
+    if (modes.has("infer")) {
+      const infer = () =>
+        tf.tidy(() => {
+          const out = model.apply(xs, { training: false });
+          if (!(out instanceof tf.Tensor)) throw new Error("one output expected");
+          return out.dataSync().length;
+        });
+      for (let i = 0; i < warmup; i++) infer();
+      const times: number[] = [];
+      for (let i = 0; i < steps; i++) {
+        const t0 = performance.now();
+        infer();
+        times.push(performance.now() - t0);
+      }
+      result.infer_img_s = (batch * 1000) / median(times);
+    }
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    tf.dispose([xs, labels]);
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+await main();
