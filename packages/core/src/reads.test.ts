@@ -216,3 +216,32 @@ describe("myReads", () => {
     expect((await myReads(db, { actor: other, datasetId })).total).toBe(0);
   });
 });
+
+describe("lock order", () => {
+  it("a submit does not deadlock against a nextImage that holds the image row and then touches its lease", async () => {
+    // What a nextImage that lost a race does: lock the image row (FOR UPDATE SKIP LOCKED), then
+    // INSERT ... ON CONFLICT on the lease. submitRead must take the image row before the lease, or
+    // the two wait for each other.
+    const datasetId = await seedDataset(db);
+    await seedImages(db, { datasetId, count: 1 });
+    const imageId = await leased(datasetId);
+    const client = await db.$client.connect();
+    try {
+      await client.query("begin");
+      await client.query("select 1 from images where id = $1 for update", [imageId]);
+      const submit = submitRead(db, { actor: ann, imageId, gate: "normal", findings: {}, timeSpentMs: 1 });
+      // Let the submit reach its lock wait (it cannot finish while the image row is held).
+      await new Promise((r) => setTimeout(r, 300));
+      await client.query(
+        `insert into leases (image_id, user_id, dataset_id, expires_at) values ($1, $2, $3, now() + interval '1 minute')
+         on conflict (image_id) do update set user_id = excluded.user_id where leases.expires_at <= now()`,
+        [imageId, other.id, datasetId],
+      );
+      await client.query("commit");
+      await expect(submit).resolves.toMatchObject({ imageId, gate: "normal" });
+    } finally {
+      client.release();
+    }
+    expect(await readsNeededOf(imageId)).toBe(0);
+  });
+});
