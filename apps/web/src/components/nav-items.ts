@@ -14,6 +14,8 @@ export const NAV_ITEMS: NavItem[] = [
   { href: "/read", label: "Read", action: "reads.write", group: "main" },
   { href: "/my-reads", label: "My reads", action: "reads.write", group: "main" },
   { href: "/images", label: "Images", action: "images.read", group: "main" },
+  { href: "/review", label: "Review", action: "review.adjudicate", group: "main" },
+  { href: "/research", label: "Research", action: "metrics.read", group: "main" },
   { href: "/admin/users", label: "Users", action: "users.manage", group: "admin" },
   { href: "/admin/datasets", label: "Datasets", action: "datasets.settings", group: "admin" },
   { href: "/admin/imports", label: "Imports", action: "imports.run", group: "admin" },

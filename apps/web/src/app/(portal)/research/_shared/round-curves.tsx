@@ -1,0 +1,46 @@
+"use client";
+
+import { XYChart } from "@/components/charts/xy-chart";
+
+interface SeriesRow {
+  stage: string;
+  epoch: number;
+  values: Record<string, number>;
+}
+
+/** Loss curves and the FixMatch mask rate from a round's per-epoch metrics. */
+export function RoundCurves({ series }: { series: SeriesRow[] }) {
+  const lossKeys = new Map<string, { x: number; y: number }[]>();
+  const mask: { x: number; y: number }[] = [];
+  for (const row of series) {
+    for (const [k, v] of Object.entries(row.values)) {
+      if (!Number.isFinite(v)) continue;
+      if (/mask/i.test(k)) mask.push({ x: row.epoch, y: v });
+      else if (/loss/i.test(k)) {
+        const name = `${row.stage} ${k}`;
+        const list = lossKeys.get(name) ?? [];
+        list.push({ x: row.epoch, y: v });
+        lossKeys.set(name, list);
+      }
+    }
+  }
+  return (
+    <div className="chart-grid">
+      <XYChart
+        title="Training losses"
+        xLabel="epoch"
+        yLabel="loss (cross-entropy, nats)"
+        testId="loss-curve"
+        series={[...lossKeys].map(([name, points]) => ({ name, points }))}
+      />
+      <XYChart
+        title="FixMatch mask rate"
+        xLabel="epoch"
+        yLabel="mask rate (fraction of unlabelled images above threshold)"
+        yDomain={[0, 1]}
+        testId="mask-rate-curve"
+        series={[{ name: "mask rate", points: mask }]}
+      />
+    </div>
+  );
+}
