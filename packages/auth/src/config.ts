@@ -2,7 +2,7 @@ import { CredentialsSignin } from "@auth/core/errors";
 import type { DbOrTx } from "@xray/db";
 import type { NextAuthConfig } from "next-auth";
 import Credentials from "next-auth/providers/credentials";
-import { authenticate } from "./credentials";
+import { authenticateWithLimits, clientAddress } from "./rate-limit";
 import { loadSessionClaims, type SessionClaims, type SessionValidator, sessionClaimsSchema } from "./session";
 
 declare module "next-auth" {
@@ -22,6 +22,9 @@ export class InvalidCredentialsError extends CredentialsSignin {
 }
 export class AccountDisabledError extends CredentialsSignin {
   override code = "account-disabled";
+}
+export class RateLimitedError extends CredentialsSignin {
+  override code = "rate-limited";
 }
 
 /**
@@ -71,9 +74,12 @@ export function createAuthConfig(deps: AuthConfigDeps): NextAuthConfig {
           email: { label: "E-mail", type: "email" },
           password: { label: "Password", type: "password" },
         },
-        async authorize(input) {
-          const result = await authenticate(deps.getDb(), input);
+        async authorize(input, request) {
+          const result = await authenticateWithLimits(deps.getDb(), input, {
+            address: clientAddress(request?.headers),
+          });
           if (!result.ok) {
+            if (result.reason === "rate-limited") throw new RateLimitedError();
             throw result.reason === "account-disabled"
               ? new AccountDisabledError()
               : new InvalidCredentialsError();

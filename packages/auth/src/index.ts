@@ -3,4 +3,5 @@ export * from "./credentials";
 export * from "./env";
 export * from "./password";
 export * from "./permissions";
+export * from "./rate-limit";
 export * from "./session";

@@ -11,6 +11,7 @@ export interface LoginState {
 const MESSAGES: Record<string, string> = {
   "account-disabled": "This account is disabled. Ask an administrator to enable it.",
   "invalid-credentials": "Wrong e-mail or password.",
+  "rate-limited": "Too many failed sign-ins. Wait 15 minutes and try again, or ask an administrator.",
 };
 
 /** Only same-site paths, so the login page cannot be used to bounce users elsewhere. */
