@@ -1,0 +1,136 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../backend/index.js";
+import type { ImageSet } from "../data/image-set.js";
+import { predictImages } from "../fixmatch/predict.js";
+import { buildClassifier, type ClassifierNet } from "../models/resnet.js";
+import { exportClassifierToOnnx, samePads } from "./onnx.js";
+import { createOnnxSession, loadOnnxRuntime, type OnnxRuntime, predictImagesOnnx } from "./onnx-runtime.js";
+
+const schema = { gate: { key: "abnormal", name: "Abnormal" }, findings: [{ key: "kl3", name: "KL 3+" }] };
+
+/** Deterministic pseudo-random numbers (no Math.random in tests). */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function randomImages(count: number, size: number, seed: number): ImageSet {
+  const r = lcg(seed);
+  return {
+    count,
+    size,
+    pixels: Uint8Array.from({ length: count * size * size }, () => Math.floor(r() * 256)),
+  };
+}
+
+/** Non-trivial batchnorm statistics and head weights, so that folding is really exercised. */
+function perturbWeights(net: ClassifierNet, seed: number): void {
+  const r = lcg(seed);
+  for (const layer of net.full.layers) {
+    if (layer.getClassName() !== "BatchNormalization" && layer.getClassName() !== "Dense") continue;
+    const values = layer.getWeights().map((w, i) => {
+      const name = layer.weights[i]?.originalName ?? "";
+      const lo = name.endsWith("gamma") ? 0.5 : name.endsWith("moving_variance") ? 0.2 : -1;
+      const span = name.endsWith("gamma") ? 1 : 2;
+      const data = Float32Array.from({ length: w.size }, () => lo + span * r());
+      return tf.tensor(data, w.shape);
+    });
+    layer.setWeights(values);
+    for (const v of values) v.dispose();
+  }
+}
+
+let runtime: OnnxRuntime | null = null;
+let skipReason = "";
+beforeAll(async () => {
+  await initBackend({ prefer: "wasm", log: () => {} });
+  const loaded = await loadOnnxRuntime();
+  runtime = loaded.ort;
+  if (!loaded.ort) {
+    skipReason = loaded.reason;
+    console.warn(`onnx export tests: onnxruntime-node cannot load, parity checks skipped: ${skipReason}`);
+  }
+});
+
+describe("TF 'same' padding", () => {
+  it("puts the odd pixel after, as TF does", () => {
+    expect(samePads([25, 25], [3, 3], [2, 2])).toEqual([1, 1, 1, 1]);
+    expect(samePads([32, 32], [3, 3], [2, 2])).toEqual([0, 0, 1, 1]);
+    expect(samePads([100, 100], [7, 7], [2, 2])).toEqual([2, 2, 3, 3]);
+    expect(samePads([16, 16], [1, 1], [2, 2])).toEqual([0, 0, 0, 0]);
+  });
+});
+
+describe("ONNX export of a classifier", () => {
+  const cases = [
+    { label: "32 px, small stem, 3 stages", encoder: { inputSize: 32, width: 8, blocks: [1, 1, 1] } },
+    {
+      label: "100 px, large stem + max-pool, odd feature maps",
+      encoder: { inputSize: 100, width: 8, blocks: [2, 1, 1] },
+    },
+  ];
+  for (const c of cases) {
+    it(`matches TF.js probabilities, logits and embeddings within 1e-4 (${c.label})`, async (ctx) => {
+      if (!runtime) {
+        ctx.skip(`onnxruntime-node cannot load: ${skipReason}`);
+        return;
+      }
+      const net = buildClassifier({ encoder: c.encoder, schema, dropout: 0.3 });
+      perturbWeights(net, 7);
+      const images = randomImages(10, c.encoder.inputSize, 3);
+      const ref = await predictImages(net, images, { batchSize: 4, embeddings: true });
+      const bytes = exportClassifierToOnnx(net);
+      const session = await createOnnxSession(runtime, bytes, { threads: 1 });
+      const got = await predictImagesOnnx(runtime, session, images, net.headKeys, {
+        batchSize: 4,
+        embeddings: true,
+      });
+      const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+        expect(a.length).toBe(b.length);
+        let m = 0;
+        for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
+        return m;
+      };
+      expect(got.count).toBe(10);
+      expect(maxDiff(got.probs, ref.probs)).toBeLessThan(1e-4);
+      expect(maxDiff(got.embeddings ?? [], ref.embeddings ?? [])).toBeLessThan(1e-4);
+      // The outputs are not degenerate (a constant network would match trivially).
+      const spread = Math.max(...got.probs) - Math.min(...got.probs);
+      expect(spread).toBeGreaterThan(1e-3);
+      // Logits straight from the TF.js graph (dropout off at inference).
+      const x = tf.tensor4d(
+        Float32Array.from(images.pixels, (v) => v / 255),
+        [10, c.encoder.inputSize, c.encoder.inputSize, 1],
+      );
+      const norm = tf.div(tf.sub(x, net.config.normalization.mean), net.config.normalization.std);
+      const logitsT = net.full.predict(norm) as tf.Tensor;
+      const tfLogits = (await logitsT.data()) as Float32Array;
+      tf.dispose([x, norm, logitsT]);
+      const out = await session.run({
+        image: new runtime.Tensor(
+          "float32",
+          Float32Array.from(images.pixels, (v) => v / 255),
+          [10, c.encoder.inputSize, c.encoder.inputSize, 1],
+        ),
+      });
+      expect(maxDiff(out.logits?.data as Float32Array, tfLogits)).toBeLessThan(1e-4);
+      await session.release();
+      net.full.dispose();
+    });
+  }
+
+  it("refuses a layer it cannot map, naming it", async () => {
+    const tfl = await import("@tensorflow/tfjs-layers");
+    const input = tfl.input({ shape: [8, 8, 1] });
+    const y = tfl.layers
+      .conv2d({ filters: 8, kernelSize: 3, padding: "same", activation: "tanh", name: "odd_conv" })
+      .apply(input) as import("@tensorflow/tfjs-layers").SymbolicTensor;
+    const full = tfl.model({ inputs: input, outputs: y });
+    const fake = { ...buildClassifier({ encoder: { inputSize: 16, width: 8, blocks: [1] }, schema }), full };
+    expect(() => exportClassifierToOnnx(fake)).toThrow(/odd_conv/);
+  });
+});
