@@ -1,0 +1,148 @@
+/**
+ * Pool scoring throughput: the TF.js wasm backend (what trainer/src/pipeline/score.ts runs) beside
+ * onnxruntime-node running the same network, exported by packages/ml/src/export/onnx.ts.
+ *
+ *   pnpm exec tsx bench/scoring/run.ts --sizes 64,128 --images 512 --batch 64 --reps 3
+ *
+ * Both engines score the same decoded knee radiographs (val split of knee-oa-128, resized with sharp)
+ * with probabilities + embeddings (as the worker asks), batch 64. The repetitions alternate
+ * tfjs / onnx / tfjs / onnx ... inside ONE process so both engines see the same machine load; the
+ * median repetition is reported. Output: one JSON line per size on stdout (and a table on stderr).
+ */
+import { readFile } from "node:fs/promises";
+import os from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { initBackend } from "../../packages/ml/src/backend/index.js";
+import { parseCsv } from "../../packages/ml/src/data/csv.js";
+import { decodeGrey } from "../../packages/ml/src/data/folder.js";
+import type { ImageSet } from "../../packages/ml/src/data/image-set.js";
+import { exportClassifierToOnnx } from "../../packages/ml/src/export/onnx.js";
+import {
+  createOnnxSession,
+  loadOnnxRuntime,
+  predictImagesOnnx,
+} from "../../packages/ml/src/export/onnx-runtime.js";
+import { predictImages } from "../../packages/ml/src/fixmatch/predict.js";
+import { buildClassifier } from "../../packages/ml/src/models/resnet.js";
+
+const { values: args } = parseArgs({
+  options: {
+    root: { type: "string", default: "/work/shared/data/knee-oa-128" },
+    sizes: { type: "string", default: "64,128" },
+    images: { type: "string", default: "512" },
+    batch: { type: "string", default: "64" },
+    reps: { type: "string", default: "3" },
+    width: { type: "string", default: "16" },
+    blocks: { type: "string", default: "1,1,1" },
+    threads: { type: "string" },
+  },
+});
+
+const nImages = Number(args.images);
+const batch = Number(args.batch);
+const reps = Number(args.reps);
+const cores = os.availableParallelism();
+const threads = args.threads ? Number(args.threads) : cores;
+const schema = {
+  gate: { key: "abnormal", name: "Abnormal" },
+  findings: [1, 2, 3, 4].map((g) => ({ key: `kl${g}`, name: `KL ${g}` })),
+};
+
+async function loadImages(size: number): Promise<ImageSet> {
+  const root = args.root ?? "";
+  const { header, rows } = parseCsv(await readFile(join(root, "labels.csv"), "utf8"));
+  const pathCol = header.indexOf("path");
+  const paths = rows
+    .map((r) => r[pathCol] ?? "")
+    .filter(Boolean)
+    .slice(0, nImages);
+  const px = size * size;
+  const pixels = new Uint8Array(paths.length * px);
+  for (let i = 0; i < paths.length; i++)
+    pixels.set(await decodeGrey(join(root, paths[i] ?? ""), size), i * px);
+  return { count: paths.length, size, pixels };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)] ?? Number.NaN;
+};
+
+async function main(): Promise<void> {
+  const backend = await initBackend({ prefer: "wasm", threads });
+  const loaded = await loadOnnxRuntime();
+  if (!loaded.ort) throw new Error(`onnxruntime-node cannot load: ${loaded.reason}`);
+  const ort = loaded.ort;
+  const load = os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" ");
+  process.stderr.write(
+    `cores ${cores}, threads ${threads}, tfjs ${backend.name} (${backend.detail}), load ${load}\n`,
+  );
+  for (const size of (args.sizes ?? "").split(",").map(Number)) {
+    const images = await loadImages(size);
+    const net = buildClassifier({
+      encoder: {
+        inputSize: size,
+        width: Number(args.width),
+        blocks: (args.blocks ?? "1,1,1").split(",").map(Number),
+      },
+      schema,
+    });
+    const onnx = exportClassifierToOnnx(net);
+    const session = await createOnnxSession(ort, onnx, { threads });
+    const warm: ImageSet = { count: batch, size, pixels: images.pixels.subarray(0, batch * size * size) };
+    await predictImages(net, warm, { batchSize: batch, embeddings: true });
+    await predictImagesOnnx(ort, session, warm, net.headKeys, { batchSize: batch, embeddings: true });
+    const tfRates: number[] = [];
+    const ortRates: number[] = [];
+    let maxDiff = 0;
+    for (let r = 0; r < reps; r++) {
+      let t = performance.now();
+      const a = await predictImages(net, images, { batchSize: batch, embeddings: true });
+      tfRates.push(images.count / ((performance.now() - t) / 1000));
+      t = performance.now();
+      const b = await predictImagesOnnx(ort, session, images, net.headKeys, {
+        batchSize: batch,
+        embeddings: true,
+      });
+      ortRates.push(images.count / ((performance.now() - t) / 1000));
+      for (let i = 0; i < a.probs.length; i++)
+        maxDiff = Math.max(maxDiff, Math.abs((a.probs[i] ?? 0) - (b.probs[i] ?? 0)));
+    }
+    const tf = median(tfRates);
+    const on = median(ortRates);
+    const row = {
+      size,
+      images: images.count,
+      batch,
+      threads,
+      model: {
+        width: Number(args.width),
+        blocks: args.blocks,
+        heads: net.headKeys.length,
+        onnxBytes: onnx.length,
+      },
+      tfjsWasmImagesPerSec: Number(tf.toFixed(1)),
+      onnxImagesPerSec: Number(on.toFixed(1)),
+      ratio: Number((on / tf).toFixed(2)),
+      tfjsRuns: tfRates.map((x) => Number(x.toFixed(1))),
+      onnxRuns: ortRates.map((x) => Number(x.toFixed(1))),
+      maxAbsProbDiff: maxDiff,
+      hoursPerMillionTfjs: Number((1e6 / tf / 3600).toFixed(2)),
+      hoursPerMillionOnnx: Number((1e6 / on / 3600).toFixed(2)),
+      loadAvg: os.loadavg().map((x) => Number(x.toFixed(1))),
+    };
+    process.stdout.write(`${JSON.stringify(row)}\n`);
+    process.stderr.write(
+      `${size}px: tfjs-wasm ${tf.toFixed(1)} img/s, onnxruntime ${on.toFixed(1)} img/s, ratio ${(on / tf).toFixed(2)}x, max |dp| ${maxDiff.toExponential(1)}\n`,
+    );
+    await session.release();
+    net.full.dispose();
+  }
+}
+
+await main();
+process.exit(0);
