@@ -9,7 +9,10 @@ export const metadata: Metadata = { title: "Read" };
 export default async function ReadPage({ searchParams }: { searchParams: Promise<{ dataset?: string }> }) {
   const { dataset: wanted } = await searchParams;
   const datasets = await withApi((api) => api.datasets.list());
-  const dataset = datasets.find((d) => d.id === wanted) ?? datasets[0];
+  // By default the dataset with the most images still unlabelled.
+  const dataset =
+    datasets.find((d) => d.id === wanted) ??
+    [...datasets].sort((a, b) => b.images - b.labelled - (a.images - a.labelled))[0];
   if (!dataset) return <p className="muted">No dataset to read yet.</p>;
   return (
     <>

@@ -352,6 +352,8 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
       }
       return;
     }
+    // A focused button handles its own Enter/Space (no double action).
+    if (e.target instanceof HTMLButtonElement && (e.key === "Enter" || e.key === " ")) return;
     if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "z") {
       e.preventDefault();
       void undo();
