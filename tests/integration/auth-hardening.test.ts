@@ -6,6 +6,7 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { appRouter, createCaller } from "@xray/api";
 import { createAuthConfig, RateLimitedError } from "@xray/auth/config";
+import { crossSiteRefusal } from "@xray/auth/csrf";
 import { authenticateWithLimits, clientAddress, DEFAULT_LOGIN_LIMITS } from "@xray/auth/rate-limit";
 import { createSessionValidator } from "@xray/auth/session";
 import { createUser } from "@xray/core/users";
@@ -129,9 +130,14 @@ describe("auth hardening", () => {
       method: "POST",
       headers: { "x-forwarded-for": "192.0.2.99" },
     });
-    const wrongGuesses = Array.from({ length: DEFAULT_LOGIN_LIMITS.perAccount }, (_, i) => `${secretPassword}-${i}`);
+    const wrongGuesses = Array.from(
+      { length: DEFAULT_LOGIN_LIMITS.perAccount },
+      (_, i) => `${secretPassword}-${i}`,
+    );
     for (const guess of wrongGuesses) {
-      await expect(authorize({ email: "provider@clinic.test", password: guess }, request)).rejects.toMatchObject({
+      await expect(
+        authorize({ email: "provider@clinic.test", password: guess }, request),
+      ).rejects.toMatchObject({
         code: "invalid-credentials",
       });
     }
@@ -141,13 +147,17 @@ describe("auth hardening", () => {
     // next-auth hands refusals to the configured logger: it must not print the e-mail or password.
     for (const err of [new RateLimitedError(), new Error("db down")]) config.logger?.error?.(err);
 
-    const events = await db.select().from(auditEvents).where(eq(auditEvents.resourceId, "provider@clinic.test"));
+    const events = await db
+      .select()
+      .from(auditEvents)
+      .where(eq(auditEvents.resourceId, "provider@clinic.test"));
     expect(events.map((e) => [e.action, e.details.reason, e.details.address])).toEqual([
       ...wrongGuesses.map(() => ["auth.login_failed", "invalid-credentials", "192.0.2.99"]),
       ["auth.login_failed", "rate-limited", "192.0.2.99"],
     ]);
     const everything = JSON.stringify(events) + logged.join("\n");
-    for (const secret of [secretPassword, ...wrongGuesses, authSecret]) expect(everything).not.toContain(secret);
+    for (const secret of [secretPassword, ...wrongGuesses, authSecret])
+      expect(everything).not.toContain(secret);
     expect(logged.join("\n")).not.toContain("provider@clinic.test");
     expect(logged.join("\n")).toContain("rate-limited");
   });
@@ -199,6 +209,38 @@ describe("auth hardening", () => {
     expect(ok.status).toBe(200);
     const [row] = await db.select({ d: users.disabledAt }).from(users).where(eq(users.id, f.target.id));
     expect(row?.d).not.toBeNull();
+  });
+});
+
+describe("cross-site refusal for state-changing route handlers (tRPC, uploads)", () => {
+  const post = (headers: Record<string, string>, method = "POST") =>
+    crossSiteRefusal(new Request("http://portal.test:3000/api/imports", { method, headers }));
+
+  it("refuses posts from another site or origin", async () => {
+    const cases: Record<string, string>[] = [
+      { "sec-fetch-site": "cross-site", host: "portal.test:3000" },
+      { "sec-fetch-site": "same-site", host: "portal.test:3000" },
+      { origin: "http://evil.test", host: "portal.test:3000" },
+      { origin: "http://portal.test:3001", host: "portal.test:3000" },
+      { origin: "null", host: "portal.test:3000" },
+      { origin: "http://portal.test:3000", host: "portal.test:3000", "x-forwarded-host": "other.test" },
+    ];
+    for (const headers of cases) {
+      const res = post(headers);
+      expect(res?.status, JSON.stringify(headers)).toBe(403);
+      expect(await res?.json()).toEqual({ error: "cross-site request refused" });
+    }
+  });
+
+  it("lets same-origin browsers, non-browser clients and reads through", () => {
+    expect(
+      post({ "sec-fetch-site": "same-origin", origin: "http://portal.test:3000", host: "portal.test:3000" }),
+    ).toBeNull();
+    expect(
+      post({ origin: "https://portal.example", host: "internal:3000", "x-forwarded-host": "portal.example" }),
+    ).toBeNull();
+    expect(post({})).toBeNull();
+    expect(post({ "sec-fetch-site": "cross-site" }, "GET")).toBeNull();
   });
 });
 

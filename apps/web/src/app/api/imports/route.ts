@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { crossSiteRefusal } from "@xray/auth/csrf";
 import { can } from "@xray/auth/permissions";
 import { z } from "zod";
 import { getSessionUser } from "@/server/auth";
@@ -36,6 +37,8 @@ function safeName(name: string, taken: Set<string>): string {
  * (imported, duplicates, refused with reasons) is the answer.
  */
 export async function POST(request: Request) {
+  const crossSite = crossSiteRefusal(request);
+  if (crossSite) return crossSite;
   const user = await getSessionUser();
   if (!user) return json(401, { error: "sign in first" });
   if (!can(user.role, "imports.run")) return json(403, { error: "your role may not import images" });

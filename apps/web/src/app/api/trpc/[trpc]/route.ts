@@ -1,8 +1,10 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { appRouter } from "@xray/api";
+import { crossSiteRefusal } from "@xray/auth/csrf";
 import { createTRPCContext } from "@/server/trpc";
 
-const handler = (req: Request) =>
+const handler = async (req: Request) =>
+  crossSiteRefusal(req) ??
   fetchRequestHandler({
     endpoint: "/api/trpc",
     req,
