@@ -180,39 +180,45 @@ async function main(): Promise<void> {
         trainSeconds: r0.seconds,
         scoreSeconds,
       });
-    for (const name of strategyNames) {
-      const strategy = getStrategy(name);
-      let labelled = initial.slice();
-      let scores: PoolScores = {
+    // Round-major order (every strategy finishes round r before any starts round r + 1), so that a run
+    // stopped early still compares all strategies at the same label counts.
+    const state = strategyNames.map((name) => ({
+      name,
+      strategy: getStrategy(name),
+      labelled: initial.slice(),
+      scores: {
         probs: [p0.probs],
         embeddings: { data: p0.embeddings ?? new Float32Array(), n: p0.count, dim: p0.embeddingSize ?? 0 },
-      };
-      for (let round = 1; round <= rounds; round++) {
-        const picked = strategy.select(scores, { batchSize: add, seed: mixSeed(seed, round), labelled });
-        labelled = [...labelled, ...picked];
-        const r = await train(pool, labelled);
+      } as PoolScores,
+    }));
+    for (let round = 1; round <= rounds; round++) {
+      for (const st of state) {
+        const picked = st.strategy.select(st.scores, {
+          batchSize: add,
+          seed: mixSeed(seed, round),
+          labelled: st.labelled,
+        });
+        st.labelled = [...st.labelled, ...picked];
+        const r = await train(pool, st.labelled);
         const auc = await evaluate(r.net, val, valLabels);
         let sSec = 0;
-        if (round < rounds) {
-          if (strategy.requires.length > 0) {
-            const ts = performance.now();
-            const p = await predictImages(r.net, pool.images, { batchSize: 256, embeddings: true });
-            sSec = (performance.now() - ts) / 1000;
-            scores = {
-              probs: [p.probs],
-              embeddings: { data: p.embeddings ?? new Float32Array(), n: p.count, dim: p.embeddingSize ?? 0 },
-            };
-          } else {
-            // "random" reads no scores, only the pool size; the round-0 scores stand in unchanged.
-          }
+        // "random" reads no scores, only the pool size: the round-0 scores stand in unchanged.
+        if (round < rounds && st.strategy.requires.length > 0) {
+          const ts = performance.now();
+          const p = await predictImages(r.net, pool.images, { batchSize: 256, embeddings: true });
+          sSec = (performance.now() - ts) / 1000;
+          st.scores = {
+            probs: [p.probs],
+            embeddings: { data: p.embeddings ?? new Float32Array(), n: p.count, dim: p.embeddingSize ?? 0 },
+          };
         }
         r.net.full.dispose();
         const positives = picked.filter((i) => pool.labels[i] === 1).length;
         await record({
           kind: "round",
-          strategy: name,
+          strategy: st.name,
           round,
-          labels: labelled.length,
+          labels: st.labelled.length,
           added: picked.length,
           addedPositives: positives,
           auroc: auc,
