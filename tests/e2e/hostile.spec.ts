@@ -1,0 +1,110 @@
+/**
+ * Hostile requests against the production server (docs/security.md): security headers on real
+ * responses, path traversal and junk ids on the image, heatmap and export routes (a client error,
+ * never a 500 and never a file from outside the store), cross-site posts refused, and the login
+ * throttle's message.
+ */
+import { randomUUID } from "node:crypto";
+import type { UserRole } from "@xray/db";
+import { expect, logIn, test } from "./fixtures";
+
+const ID = randomUUID();
+const HOSTILE_PATHS = [
+  "/api/images/..%2F..%2F..%2Fetc%2Fpasswd/thumb",
+  "/api/images/not-a-uuid/thumb",
+  `/api/images/${ID}/thumb`,
+  `/api/images/${ID}/original`,
+  `/api/images/${ID}/..%2F..%2Fpackage.json`,
+  `/api/images/${ID}/%00`,
+  `/api/images/${ID}/normalized%2F..%2F..%2F..%2Fetc%2Fpasswd`,
+  `/api/images/${"9".repeat(5000)}/thumb`,
+  `/api/heatmaps/${ID}/${ID}/..%2F..%2Fetc%2Fpasswd`,
+  `/api/heatmaps/${ID}/${ID}/abnormal`,
+  "/api/heatmaps/x/y/z",
+  "/api/export/labels/..%2F..%2Fetc%2Fpasswd",
+  `/api/export/labels/${ID}`,
+  `/api/export/model/${ID}`,
+  `/api/export/model/${ID}/..%2F..%2F..%2Fpackage.json`,
+  `/api/export/model/${ID}/%2e%2e`,
+  `/api/export/model/${ID}/model.json`,
+  "/api/export/model/%2e%2e%2f%2e%2e%2fetc/passwd",
+];
+
+function leaksFile(body: string): boolean {
+  return body.includes("root:x:0:0") || body.includes('"name": "xray-platform"') || body.includes("AUTH_SECRET");
+}
+
+test("the production server sends the security headers on pages and API answers", async ({ page, request }) => {
+  const violations: string[] = [];
+  page.on("console", (msg) => {
+    if (/Content Security Policy|Refused to (execute|load|apply)/i.test(msg.text())) violations.push(msg.text());
+  });
+  for (const path of ["/login", "/api/trpc/session.get", `/api/images/${ID}/thumb`]) {
+    const res = await request.get(path, { maxRedirects: 0 });
+    const h = res.headers();
+    const csp = h["content-security-policy"] ?? "";
+    expect(csp, path).toContain("frame-ancestors 'none'");
+    expect(csp, path).toContain("default-src 'self'");
+    expect(csp, path).toContain("object-src 'none'");
+    expect(csp, path).not.toContain("unsafe-eval");
+    expect(h["x-content-type-options"], path).toBe("nosniff");
+    expect(h["x-frame-options"], path).toBe("DENY");
+    expect(h["referrer-policy"], path).toBe("same-origin");
+    expect(h["permissions-policy"], path).toContain("camera=()");
+    expect(h["x-powered-by"], path).toBeUndefined();
+  }
+  // The login page still works under the policy: it hydrates and signs in without a CSP complaint.
+  await page.goto("/login");
+  await expect(page.getByRole("button", { name: "Sign in" })).toBeEnabled();
+  expect(violations).toEqual([]);
+});
+
+for (const role of ["annotator", "admin", "lead"] as const satisfies readonly UserRole[]) {
+  test(`${role}: traversal and junk ids on the image, heatmap and export routes are client errors`, async ({
+    pageAs,
+  }) => {
+    const page = await pageAs(role);
+    for (const path of HOSTILE_PATHS) {
+      const res = await page.request.get(path, { maxRedirects: 0 });
+      expect(res.status(), `${path} as ${role}`).toBeGreaterThanOrEqual(400);
+      expect(res.status(), `${path} as ${role}`).toBeLessThan(500);
+      expect(leaksFile(await res.text()), `${path} as ${role}`).toBe(false);
+    }
+  });
+}
+
+test("signed out: the hostile paths answer 401/404 without touching files", async ({ request }) => {
+  for (const path of HOSTILE_PATHS) {
+    const res = await request.get(path, { maxRedirects: 0 });
+    expect([400, 401, 404], path).toContain(res.status());
+    expect(leaksFile(await res.text()), path).toBe(false);
+  }
+});
+
+test("cross-site posts to tRPC and the upload route are refused before anything runs", async ({ pageAs }) => {
+  const page = await pageAs("admin");
+  const evil = { origin: "http://evil.example", "sec-fetch-site": "cross-site" };
+  const trpc = await page.request.post("/api/trpc/datasets.create", {
+    headers: { ...evil, "content-type": "application/json" },
+    data: JSON.stringify({ json: { name: `csrf-${ID}` } }),
+  });
+  expect(trpc.status()).toBe(403);
+  const upload = await page.request.post("/api/imports", {
+    headers: evil,
+    multipart: { datasetId: ID },
+  });
+  expect(upload.status()).toBe(403);
+  // Nothing was created by the refused call.
+  const list = await page.request.get("/api/trpc/datasets.list");
+  expect(await list.text()).not.toContain(`csrf-${ID}`);
+});
+
+test("a guessed account is throttled after 5 failures with a clear message", async ({ page }) => {
+  const email = `nobody-${ID}@xray.local`;
+  for (let i = 0; i < 5; i++) {
+    await logIn(page, email, `wrong-password-${i}`);
+    await expect(page.locator("form").getByRole("alert")).toHaveText("Wrong e-mail or password.");
+  }
+  await logIn(page, email, "wrong-password-5");
+  await expect(page.locator("form").getByRole("alert")).toHaveText(/Too many failed sign-ins/);
+});
