@@ -107,5 +107,5 @@ describe("pnpm trainer", () => {
       spy.mockRestore();
       err.mockRestore();
     }
-  });
+  }, 600_000);
 });

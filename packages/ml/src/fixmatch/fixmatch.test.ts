@@ -92,7 +92,7 @@ describe("FixMatch trainer", () => {
     expect(p.embeddingSize).toBe(16);
     expect([...p.probs].every((v) => v >= 0 && v <= 1)).toBe(true);
     net.full.dispose();
-  });
+  }, 600_000);
 
   it("supervised mode separates the classes, and a saved model predicts the same after loading", async () => {
     const train = squaresDataset(64, 16, 9, { square: 5 });
@@ -131,5 +131,5 @@ describe("FixMatch trainer", () => {
     for (let i = 0; i < p.probs.length; i++) expect(q.probs[i]).toBeCloseTo(p.probs[i] ?? 0, 5);
     net.full.dispose();
     loaded.full.dispose();
-  });
+  }, 600_000);
 });

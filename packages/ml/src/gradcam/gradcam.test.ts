@@ -104,5 +104,5 @@ describe("Grad-CAM", () => {
     expect(meta.width).toBe(96);
     expect(meta.channels).toBe(3);
     net.full.dispose();
-  });
+  }, 600_000);
 });
