@@ -5,7 +5,7 @@ import { reviewQueue } from "@xray/core/review";
 import { type Db, goldLabels } from "@xray/db";
 import { and, inArray, isNull } from "drizzle-orm";
 import { expect, test } from "./fixtures";
-import { actorOf, kneeDataset, makeAnnotator, openE2eDb } from "./platform";
+import { actorOf, kneeDataset, makeAnnotator, openE2eDb, shot } from "./platform";
 
 let db: Db;
 let datasetId: string;
@@ -75,7 +75,7 @@ test("a lead settles two disagreements; gold labels and agreement figures update
     await link.click();
     await expect(page.getByTestId("reads-table")).toBeVisible();
     await expect(page.getByTestId("reads-table").locator("tr.disagree").first()).toBeVisible();
-    if (i === 0) await page.screenshot({ path: "../docs/screenshots/review.png", fullPage: true });
+    if (i === 0) await page.screenshot({ path: shot("review.png"), fullPage: true });
     const form = page.getByRole("form", { name: "Gold label" });
     await form.locator('select[name="gate"]').selectOption("abnormal");
     await form.getByLabel("Reason").fill(`e2e: settled disagreement ${i + 1}`);

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Actor } from "@xray/core/actor";
 import { KNEE_DEMO_DATASET } from "@xray/core/import/demo";
 import { createUser } from "@xray/core/users";
@@ -51,4 +52,9 @@ export async function makeAnnotator(db: Db, label: string): Promise<Actor> {
     skipPolicy: true,
   });
   return { id: u.id, role: u.role };
+}
+
+/** Where the journeys save the README's screenshots (docs/screenshots/). */
+export function shot(name: string): string {
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../docs/screenshots", name);
 }

@@ -5,7 +5,7 @@ import type { Actor } from "@xray/core/actor";
 import { peekNext } from "@xray/core/queue";
 import type { Db } from "@xray/db";
 import { expect, test } from "./fixtures";
-import { actorOf, e2eDatabaseUrl, e2eDataDir, kneeDataset, openE2eDb } from "./platform";
+import { actorOf, e2eDatabaseUrl, e2eDataDir, kneeDataset, openE2eDb, shot } from "./platform";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 let db: Db;
@@ -81,7 +81,7 @@ test("a researcher runs a small round, reads its metrics, promotes it, and the q
   await expect(page).toHaveURL(/\/research\/rounds\/[0-9a-f-]{36}/);
   const status = page.getByTestId("round-status");
   await expect(status).toHaveText("running", { timeout: 120_000 });
-  await page.screenshot({ path: "../docs/screenshots/round-running.png", fullPage: true });
+  await page.screenshot({ path: shot("round-running.png"), fullPage: true });
   await expect(status).toHaveText("succeeded", { timeout: 300_000 });
 
   await page.getByTestId("round-version-link").click();
@@ -96,7 +96,7 @@ test("a researcher runs a small round, reads its metrics, promotes it, and the q
   await page.getByTestId("roc-chart").getByRole("button", { name: "Show table" }).click();
   await expect(page.getByTestId("roc-chart").locator("table").first()).toBeVisible();
   await page.getByTestId("roc-chart").getByRole("button", { name: "Show chart" }).click();
-  await page.screenshot({ path: "../docs/screenshots/metrics.png", fullPage: true });
+  await page.screenshot({ path: shot("metrics.png"), fullPage: true });
 
   await page.getByRole("button", { name: /^Promote v\d+$/ }).click();
   await expect(page.getByTestId("promoted")).toContainText("is active; queue re-ranked");
