@@ -31,13 +31,19 @@ const HOSTILE_PATHS = [
 ];
 
 function leaksFile(body: string): boolean {
-  return body.includes("root:x:0:0") || body.includes('"name": "xray-platform"') || body.includes("AUTH_SECRET");
+  return (
+    body.includes("root:x:0:0") || body.includes('"name": "xray-platform"') || body.includes("AUTH_SECRET")
+  );
 }
 
-test("the production server sends the security headers on pages and API answers", async ({ page, request }) => {
+test("the production server sends the security headers on pages and API answers", async ({
+  page,
+  request,
+}) => {
   const violations: string[] = [];
   page.on("console", (msg) => {
-    if (/Content Security Policy|Refused to (execute|load|apply)/i.test(msg.text())) violations.push(msg.text());
+    if (/Content Security Policy|Refused to (execute|load|apply)/i.test(msg.text()))
+      violations.push(msg.text());
   });
   for (const path of ["/login", "/api/trpc/session.get", `/api/images/${ID}/thumb`]) {
     const res = await request.get(path, { maxRedirects: 0 });
