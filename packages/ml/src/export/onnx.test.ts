@@ -82,12 +82,13 @@ describe("ONNX export of a classifier", () => {
       const net = buildClassifier({ encoder: c.encoder, schema, dropout: 0.3 });
       perturbWeights(net, 7);
       const images = randomImages(10, c.encoder.inputSize, 3);
-      const ref = await predictImages(net, images, { batchSize: 4, embeddings: true });
+      const ref = await predictImages(net, images, { batchSize: 4, embeddings: true, mcSamples: 3, seed: 5 });
       const bytes = exportClassifierToOnnx(net);
       const session = await createOnnxSession(runtime, bytes, { threads: 1 });
       const got = await predictImagesOnnx(runtime, session, images, net.headKeys, {
         batchSize: 4,
         embeddings: true,
+        mc: { net, samples: 3, seed: 5 },
       });
       const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
         expect(a.length).toBe(b.length);
@@ -98,9 +99,18 @@ describe("ONNX export of a classifier", () => {
       expect(got.count).toBe(10);
       expect(maxDiff(got.probs, ref.probs)).toBeLessThan(1e-4);
       expect(maxDiff(got.embeddings ?? [], ref.embeddings ?? [])).toBeLessThan(1e-4);
-      // The outputs are not degenerate (a constant network would match trivially).
-      const spread = Math.max(...got.probs) - Math.min(...got.probs);
-      expect(spread).toBeGreaterThan(1e-3);
+      expect(maxDiff(got.mcMean ?? [], ref.mcMean ?? [])).toBeLessThan(1e-4);
+      expect(maxDiff(got.bald ?? [], ref.bald ?? [])).toBeLessThan(1e-4);
+      expect(Math.max(...(got.bald ?? []))).toBeGreaterThan(0);
+      // The embeddings differ between images (a constant network would match trivially).
+      const emb = got.embeddings ?? new Float32Array();
+      const D = got.embeddingSize ?? 1;
+      let spread = 0;
+      for (let d = 0; d < D; d++) {
+        const col = Array.from({ length: got.count }, (_, i) => emb[i * D + d] ?? 0);
+        spread = Math.max(spread, Math.max(...col) - Math.min(...col));
+      }
+      expect(spread).toBeGreaterThan(1e-2);
       // Logits straight from the TF.js graph (dropout off at inference).
       const x = tf.tensor4d(
         Float32Array.from(images.pixels, (v) => v / 255),
