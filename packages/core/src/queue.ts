@@ -145,7 +145,7 @@ async function leaseStatement(db: DbOrTx, actor: Actor, datasetId: string) {
   return res.rows[0];
 }
 
-const MAX_ATTEMPTS = 8;
+const MAX_ATTEMPTS = 16;
 
 /**
  * The next image for this annotator, leased to them for the dataset's lease time. Returns the
@@ -166,8 +166,9 @@ export async function nextImage(db: DbOrTx, opts: NextImageOptions): Promise<Que
       };
     if (row.candidate === null) return null;
   }
-  // Only reachable under extreme contention on the very top of the queue; the caller may ask again.
-  return null;
+  // Only reachable under extreme contention on the very top of the queue. Not null: that would
+  // tell the annotator the queue is empty when it is not.
+  throw new ServiceError("CONFLICT", "the queue is busy right now; ask again");
 }
 
 export interface PeekNextOptions {
