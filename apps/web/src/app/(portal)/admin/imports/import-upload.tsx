@@ -19,11 +19,40 @@ function errorOf(v: unknown): string | null {
   return typeof v === "object" && v !== null && "error" in v && typeof v.error === "string" ? v.error : null;
 }
 
+/** fetch() cannot report upload progress; XMLHttpRequest can. Rejects only when the server is unreachable. */
+function postWithProgress(
+  url: string,
+  body: FormData,
+  onProgress: (fraction: number) => void,
+): Promise<{ ok: boolean; status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", url);
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable && e.total > 0) onProgress(e.loaded / e.total);
+    };
+    xhr.upload.onload = () => onProgress(1);
+    xhr.onload = () => {
+      let parsed: unknown = null;
+      try {
+        parsed = JSON.parse(xhr.responseText);
+      } catch {
+        parsed = null;
+      }
+      resolve({ ok: xhr.status >= 200 && xhr.status < 300, status: xhr.status, body: parsed });
+    };
+    xhr.onerror = () => reject(new Error("network error"));
+    xhr.send(body);
+  });
+}
+
 export function ImportUpload({ datasets }: { datasets: { id: string; name: string }[] }) {
   const router = useRouter();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [report, setReport] = useState<Report | null>(null);
+  /** Upload progress 0..1 (bytes sent); 1 while the server imports; null when idle. */
+  const [progress, setProgress] = useState<number | null>(null);
 
   const onSubmit = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
@@ -31,8 +60,9 @@ export function ImportUpload({ datasets }: { datasets: { id: string; name: strin
     setError(null);
     setReport(null);
     try {
-      const res = await fetch("/api/imports", { method: "POST", body: new FormData(e.currentTarget) });
-      const body: unknown = await res.json().catch(() => null);
+      setProgress(0);
+      const res = await postWithProgress("/api/imports", new FormData(e.currentTarget), setProgress);
+      const body: unknown = res.body;
       if (!res.ok || !isReport(body)) setError(errorOf(body) ?? `upload failed (HTTP ${res.status})`);
       else {
         setReport(body);
@@ -42,6 +72,7 @@ export function ImportUpload({ datasets }: { datasets: { id: string; name: strin
       setError("the server could not be reached; nothing was imported from this upload");
     } finally {
       setBusy(false);
+      setProgress(null);
     }
   };
 
@@ -87,6 +118,16 @@ export function ImportUpload({ datasets }: { datasets: { id: string; name: strin
             {busy ? "Importing…" : "Import"}
           </button>
         </form>
+      )}
+      {progress !== null && (
+        <div data-testid="import-progress">
+          <progress className="progress" max={1} value={progress} />
+          <p className="muted">
+            {progress < 1
+              ? `Uploading… ${Math.round(progress * 100)} %`
+              : "Uploaded; importing on the server…"}
+          </p>
+        </div>
       )}
       {error && (
         <p role="alert" className="form-error">
