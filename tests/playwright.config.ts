@@ -28,7 +28,8 @@ if (!existsSync(executablePath)) throw new Error(`${executablePath} is missing: 
 
 export default defineConfig({
   testDir: "./e2e",
-  outputDir: path.join(root, "test-results"),
+  // Concurrent runs need their own XRAY_E2E_OUTPUT and XRAY_E2E_PORT (a run empties its output folder).
+  outputDir: process.env.XRAY_E2E_OUTPUT ?? path.join(root, "test-results"),
   fullyParallel: false,
   workers: 1,
   retries: 0,
