@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { UserRole } from "@xray/db";
 import { expect, test } from "./fixtures";
+import { signIn } from "./platform";
 import { ROLES } from "./roles";
 
 /** Every page of the review and research consoles and the exports, with the roles allowed on it. */
@@ -34,8 +35,8 @@ test("signed out: every console page goes to the login page, every export answer
 });
 
 for (const role of ROLES) {
-  test(`${role}: 403 on the console pages and exports of other roles`, async ({ pageAs }) => {
-    const page = await pageAs(role);
+  test(`${role}: 403 on the console pages and exports of other roles`, async ({ browser }) => {
+    const page = await signIn(browser, role);
     for (const p of PAGES) {
       const res = await page.goto(p.path);
       if (p.allow.includes(role)) {

@@ -1,10 +1,10 @@
 import { expect, logIn, test } from "./fixtures";
+import { signIn } from "./platform";
 
 test("an admin creates a lead, who signs in with that role and reaches review; once disabled, they cannot", async ({
-  pageAs,
   browser,
 }) => {
-  const admin = await pageAs("admin");
+  const admin = await signIn(browser, "admin");
   const email = `new-lead-${Date.now()}@clinic.test`;
   const password = "Fresh-lead-2026-x";
   await admin.goto("/admin/users");

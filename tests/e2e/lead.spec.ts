@@ -5,7 +5,7 @@ import { reviewQueue } from "@xray/core/review";
 import { type Db, goldLabels } from "@xray/db";
 import { and, inArray, isNull } from "drizzle-orm";
 import { expect, test } from "./fixtures";
-import { actorOf, kneeDataset, makeAnnotator, openE2eDb, shot } from "./platform";
+import { actorOf, kneeDataset, makeAnnotator, openE2eDb, shot, signIn } from "./platform";
 
 let db: Db;
 let datasetId: string;
@@ -51,9 +51,9 @@ test.afterAll(async () => {
   await db?.$client.end();
 });
 
-test("a lead settles two disagreements; gold labels and agreement figures update", async ({ pageAs }) => {
+test("a lead settles two disagreements; gold labels and agreement figures update", async ({ browser }) => {
   test.setTimeout(120_000);
-  const page = await pageAs("lead");
+  const page = await signIn(browser, "lead");
   await page.goto(`/review/agreement?dataset=${datasetId}`);
   const vsGold = page.getByTestId("vsgold-table");
   await expect(vsGold).toBeVisible();

@@ -1,12 +1,14 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { type Browser, expect, type Page } from "@playwright/test";
 import type { Actor } from "@xray/core/actor";
 import { KNEE_DEMO_DATASET } from "@xray/core/import/demo";
 import { createUser } from "@xray/core/users";
-import { createDb, type Db, datasets, users } from "@xray/db";
+import { createDb, type Db, datasets, type UserRole, users } from "@xray/db";
 import { eq } from "drizzle-orm";
 import { z } from "zod";
+import { DEMO_ACCOUNTS, logIn } from "./fixtures";
 
 /**
  * The e2e server's database, reached the way any tool on the machine would: the embedded
@@ -57,4 +59,17 @@ export async function makeAnnotator(db: Db, label: string): Promise<Actor> {
 /** Where the journeys save the README's screenshots (docs/screenshots/). */
 export function shot(name: string): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../docs/screenshots", name);
+}
+
+/**
+ * A fresh signed-in page for a demo role. The journeys sign in themselves rather than reuse the
+ * shared .auth/ storage state, so that another Playwright run on the same checkout (another port,
+ * another AUTH_SECRET) cannot swap their sessions underneath them.
+ */
+export async function signIn(browser: Browser, role: UserRole): Promise<Page> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await logIn(page, DEMO_ACCOUNTS[role].email, DEMO_ACCOUNTS[role].password);
+  await expect(page.getByTestId("current-role")).toHaveText(role);
+  return page;
 }

@@ -5,7 +5,7 @@ import type { Actor } from "@xray/core/actor";
 import { peekNext } from "@xray/core/queue";
 import type { Db } from "@xray/db";
 import { expect, test } from "./fixtures";
-import { actorOf, e2eDatabaseUrl, e2eDataDir, kneeDataset, openE2eDb, shot } from "./platform";
+import { actorOf, e2eDatabaseUrl, e2eDataDir, kneeDataset, openE2eDb, shot, signIn } from "./platform";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 let db: Db;
@@ -52,10 +52,10 @@ test.afterAll(async () => {
 });
 
 test("a researcher runs a small round, reads its metrics, promotes it, and the queue follows", async ({
-  pageAs,
+  browser,
 }) => {
   test.setTimeout(420_000);
-  const page = await pageAs("researcher");
+  const page = await signIn(browser, "researcher");
   await page.goto(`/research?dataset=${datasetId}`);
   const form = page.getByRole("form", { name: "Start a round" });
   await expect(page.getByTestId("round-estimate")).toContainText("Estimated run time:");
