@@ -4,7 +4,7 @@ import { getVersion } from "@xray/core/versions";
 import { type Db, images, predictions } from "@xray/db";
 import { initBackend } from "@xray/ml/backend/index";
 import type { ImageSet } from "@xray/ml/data/image-set";
-import { predictImages } from "@xray/ml/fixmatch/predict";
+import { createImageScorer } from "@xray/ml/export/scorer";
 import { loadClassifier } from "@xray/ml/io/model-io";
 import { binaryUncertainty } from "@xray/ml/selection/uncertainty";
 import type { Storage } from "@xray/storage";
@@ -34,6 +34,8 @@ export async function scoreVersion(args: ScoreVersionArgs): Promise<{ scored: nu
   await initBackend({ log });
   const version = await getVersion(db, versionId);
   const net = await loadClassifier(storage.pathOf(version.artifactKey));
+  // TF.js unless XRAY_SCORE_ENGINE=onnx (onnxruntime-node on the version exported to ONNX).
+  const scorer = await createImageScorer(net, { log });
   const heads = net.headKeys;
   const size = net.config.encoder.inputSize;
   const cacheDir = path.join(storage.root, "..", "cache");
@@ -73,7 +75,7 @@ export async function scoreVersion(args: ScoreVersionArgs): Promise<{ scored: nu
         ),
       };
       const mc = config.scoring.mcDropoutSamples;
-      const p = await predictImages(net, set, {
+      const p = await scorer.score(set, {
         batchSize: 64,
         mcSamples: mc,
         seed: config.seed,
@@ -118,6 +120,7 @@ export async function scoreVersion(args: ScoreVersionArgs): Promise<{ scored: nu
       reporter?.check();
     }
   } finally {
+    await scorer.release();
     net.full.dispose();
   }
   log(`version ${versionId}: scored ${scored} images`);

@@ -2,10 +2,12 @@ import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../backend/index.js";
 import type { ImageSet } from "../data/image-set.js";
+import { readMlEnv } from "../env.js";
 import { predictImages } from "../fixmatch/predict.js";
 import { buildClassifier, type ClassifierNet } from "../models/resnet.js";
 import { exportClassifierToOnnx, samePads } from "./onnx.js";
 import { createOnnxSession, loadOnnxRuntime, type OnnxRuntime, predictImagesOnnx } from "./onnx-runtime.js";
+import { createImageScorer } from "./scorer.js";
 
 const schema = { gate: { key: "abnormal", name: "Abnormal" }, findings: [{ key: "kl3", name: "KL 3+" }] };
 
@@ -142,5 +144,38 @@ describe("ONNX export of a classifier", () => {
     const full = tfl.model({ inputs: input, outputs: y });
     const fake = { ...buildClassifier({ encoder: { inputSize: 16, width: 8, blocks: [1] }, schema }), full };
     expect(() => exportClassifierToOnnx(fake)).toThrow(/odd_conv/);
+  });
+});
+
+describe("createImageScorer", () => {
+  it("scores the same with XRAY_SCORE_ENGINE=onnx as with the TF.js default", async (ctx) => {
+    if (!runtime) {
+      ctx.skip(`onnxruntime-node cannot load: ${skipReason}`);
+      return;
+    }
+    const net = buildClassifier({ encoder: { inputSize: 24, width: 8, blocks: [1, 1] }, schema });
+    perturbWeights(net, 11);
+    const images = randomImages(6, 24, 9);
+    const tfjs = await createImageScorer(net, { engine: "tfjs" });
+    const onnx = await createImageScorer(net, {
+      engine: readMlEnv({ XRAY_SCORE_ENGINE: "onnx" }).XRAY_SCORE_ENGINE,
+    });
+    expect([tfjs.engine, onnx.engine]).toEqual(["tfjs", "onnx"]);
+    const opts = { batchSize: 4, mcSamples: 2, seed: 1, embeddings: true };
+    const a = await tfjs.score(images, opts);
+    const b = await onnx.score(images, opts);
+    for (const key of ["probs", "entropy", "bald", "embeddings"] as const) {
+      const x = a[key] ?? new Float32Array();
+      const y = b[key] ?? new Float32Array(1);
+      expect(y.length).toBe(x.length);
+      let worst = 0;
+      x.forEach((v, i) => {
+        worst = Math.max(worst, Math.abs(v - (y[i] ?? Number.NaN)));
+      });
+      expect(worst).toBeLessThan(1e-4);
+    }
+    await onnx.release();
+    net.full.dispose();
+    expect(() => readMlEnv({ XRAY_SCORE_ENGINE: "torch" })).toThrow(/XRAY_SCORE_ENGINE/);
   });
 });
