@@ -117,12 +117,15 @@ function validFor(schema: JsonSchema, ids: string[], depth: number): fc.Arbitrar
 }
 
 interface ProcedureDef {
-  _def: { inputs?: unknown[]; type?: string };
+  _def?: { inputs?: unknown[]; type?: string };
 }
 
 function inputArbitrary(path: string, ids: string[]): fc.Arbitrary<unknown> {
-  const proc = (appRouter._def.procedures as Record<string, ProcedureDef>)[path];
-  const schema = proc?._def.inputs?.[0];
+  const proc: unknown = Reflect.get(appRouter._def.procedures, path);
+  const schema =
+    typeof proc === "function" || (typeof proc === "object" && proc !== null)
+      ? (proc as ProcedureDef)._def?.inputs?.[0]
+      : undefined;
   if (!(schema instanceof z.ZodType)) return fc.oneof(fc.constant(undefined), fc.anything({ maxDepth: 1 }));
   const json = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as JsonSchema;
   return arbitraryFor(json, ids);
