@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import os from "node:os";
 import path from "node:path";
 // tfjs-core alone registers no gradients (its ESM register_all_gradients cannot load under Node);
 // the union package's Node bundle registers all of them against the same tfjs-core.
@@ -22,7 +21,7 @@ export interface BackendInfo {
 export interface InitBackendOptions {
   /** Backend to use; "auto" (default) tries tfjs-node-gpu, tfjs-node, wasm, cpu in that order. */
   prefer?: BackendName | "auto";
-  /** wasm thread count; default: XRAY_TF_THREADS or all cores. */
+  /** wasm thread count; default: XRAY_TF_THREADS, else 1 (see chooseBackend). */
   threads?: number;
   /** Where the one start-up line goes; default: stderr. */
   log?: (msg: string) => void;
@@ -57,7 +56,10 @@ async function chooseBackend(opts: InitBackendOptions): Promise<BackendInfo> {
   const env = readMlEnv();
   const log = opts.log ?? ((msg: string) => process.stderr.write(`${msg}\n`));
   const prefer = env.XRAY_TF_BACKEND !== "auto" ? env.XRAY_TF_BACKEND : (opts.prefer ?? "auto");
-  const threads = opts.threads ?? env.XRAY_TF_THREADS ?? Math.max(1, os.availableParallelism());
+  // Multi-threaded wasm under Node is opt-in (XRAY_TF_THREADS or opts.threads): it works and uses
+  // every core, but once, on a machine loaded ~10x over its 2 cores, start-up waited forever for
+  // Emscripten's worker pool. A stalled trainer is worse than a slower one.
+  const threads = opts.threads ?? env.XRAY_TF_THREADS ?? 1;
   const candidates = prefer === "auto" ? BACKEND_ORDER : [prefer];
   const skipped: string[] = [];
   for (const name of candidates) {

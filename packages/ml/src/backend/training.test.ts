@@ -5,7 +5,7 @@ import { relativeError, seededValues } from "./conv-reference";
 import { initBackend } from "./index";
 
 beforeAll(async () => {
-  await initBackend({ prefer: "wasm", threads: 2, log: () => {} });
+  await initBackend({ prefer: "wasm", log: () => {} });
 });
 
 /** A small ResNet-flavoured net touching every layer kind the encoder uses. */

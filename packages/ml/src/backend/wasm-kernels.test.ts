@@ -15,7 +15,7 @@ import { setConv2DBackpropInputVariant } from "./wasm-kernels";
 const TOL = 2e-5;
 
 beforeAll(async () => {
-  const info = await initBackend({ prefer: "wasm", threads: 2, log: () => {} });
+  const info = await initBackend({ prefer: "wasm", log: () => {} });
   expect(info.name).toBe("wasm");
   await tf.setBackend("wasm");
 });
