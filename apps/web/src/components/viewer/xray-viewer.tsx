@@ -123,7 +123,12 @@ export function XrayViewer({
     host.dataset.imageId = src.id;
     host.dataset.full = String(src.full);
     host.dataset.scale = v.scale.toFixed(4);
-    host.dataset.drawnAt = String(performance.now());
+    // When this image was first drawn at this resolution (the switch-time measure), not every redraw.
+    const stamp = `${src.id}:${src.full}`;
+    if (host.dataset.drawnOf !== stamp) {
+      host.dataset.drawnOf = stamp;
+      host.dataset.drawnAt = String(performance.now());
+    }
     setShown({ scale: v.scale, wl: wl.current, full: src.full, loading: !src.full });
   }, []);
 

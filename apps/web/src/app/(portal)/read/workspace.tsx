@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { TRPCClientError } from "@trpc/client";
 import type { AppRouter } from "@xray/api";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { fullUrl, prefetchGrey, thumbUrl } from "@/components/viewer/image-cache";
+import { fullUrl, prefetchGrey, readyGrey, thumbUrl } from "@/components/viewer/image-cache";
 import { type ViewerHandle, type ViewerHeatmap, XrayViewer } from "@/components/viewer/xray-viewer";
 import { useTRPC } from "@/trpc/client";
 import { SHORTCUTS, SKIP_REASONS } from "./keymap";
@@ -75,6 +75,8 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
   const viewer = useRef<ViewerHandle>(null);
   const busy = useRef(false);
   const shownAt = useRef(0);
+  /** The image the queue will most likely give next (peeked, prefetched); shown at once on submit. */
+  const peeked = useRef<string | null>(null);
 
   const [item, setItem] = useState<Item | null>(null);
   const [phase, setPhase] = useState<"loading" | "reading" | "saving" | "empty">("loading");
@@ -103,7 +105,7 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
   const assist = useQuery(
     trpc.queue.assist.queryOptions(
       { imageId: item?.id ?? "" },
-      { enabled: assisted && item !== null, retry: 1 },
+      { enabled: assisted && item !== null && item.leaseExpiresAt.getTime() > 0, retry: 1 },
     ),
   );
   const assistData = assisted && item ? (assist.data ?? null) : null;
@@ -111,16 +113,17 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
     heatHead && assistData?.heatmapHeads.includes(heatHead)
       ? heatHead
       : (assistData?.heatmapHeads[0] ?? null);
+  const itemIdForHeat = item?.id;
   const heatmap: ViewerHeatmap | null = useMemo(
     () =>
-      assistData && head && item
+      assistData && head && itemIdForHeat
         ? {
-            url: `/api/heatmaps/${assistData.versionId}/${item.id}/${encodeURIComponent(head)}`,
+            url: `/api/heatmaps/${assistData.versionId}/${itemIdForHeat}/${encodeURIComponent(head)}`,
             opacity: heatOpacity,
             visible: heatOn,
           }
         : null,
-    [assistData, head, item, heatOpacity, heatOn],
+    [assistData, head, itemIdForHeat, heatOpacity, heatOn],
   );
 
   /**
@@ -144,6 +147,8 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
     }
   }, []);
 
+  /** Set while the shown image is the prefetched guess whose lease is still being taken. */
+  const provisional = useRef<string | null>(null);
   const show = useCallback((it: Item | null, prefill?: Submitted) => {
     setItem(it);
     setGate(prefill?.gate ?? null);
@@ -162,7 +167,7 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
       return;
     }
     const { image } = res;
-    show({
+    const leased: Item = {
       id: image.id,
       width: image.width,
       height: image.height,
@@ -170,7 +175,16 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
       bodyPart: image.bodyPart,
       view: image.view,
       leaseExpiresAt: res.leaseExpiresAt,
-    });
+    };
+    // The guess shown on submit was right: keep what the annotator already entered, fill the details.
+    if (provisional.current === image.id) {
+      provisional.current = null;
+      setItem(leased);
+      setPhase("reading");
+      return;
+    }
+    provisional.current = null;
+    show(leased);
   }, [dataset.id, next, persist, show]);
 
   // First image on open (a reload resumes the image still leased to this annotator).
@@ -187,6 +201,7 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
   useEffect(() => {
     if (!item) return;
     let cancelled = false;
+    peeked.current = null;
     void queryClient
       .fetchQuery({
         ...trpc.queue.peek.queryOptions({ datasetId: dataset.id, excludeImageIds: [item.id] }),
@@ -195,6 +210,7 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
       .then(
         (r) => {
           if (!cancelled && r.imageId) {
+            peeked.current = r.imageId;
             prefetchGrey(thumbUrl(r.imageId));
             prefetchGrey(fullUrl(r.imageId));
           }
@@ -204,7 +220,12 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
     return () => {
       cancelled = true;
     };
-  }, [item, dataset.id, queryClient, trpc]);
+  }, [item?.id, dataset.id, queryClient, trpc]);
+
+  // When the workspace takes input again after a switch (the lease is confirmed).
+  useEffect(() => {
+    if (phase === "reading" && rootRef.current) rootRef.current.dataset.readyAt = String(performance.now());
+  }, [phase]);
 
   useEffect(() => {
     const on = () => setOffline(false);
@@ -228,6 +249,28 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
     if (rootRef.current) rootRef.current.dataset.submitAt = String(performance.now());
   };
 
+  /**
+   * Shows the prefetched next image at once (its pixels are already decoded) while the submit and
+   * the new lease are on their way; advance() confirms it, or replaces it when the queue moved on.
+   */
+  const showGuess = (): boolean => {
+    const id = peeked.current;
+    const pixels = id ? readyGrey(fullUrl(id)) : undefined;
+    if (!id || !pixels) return false;
+    provisional.current = id;
+    show({
+      id,
+      width: pixels.width,
+      height: pixels.height,
+      species: null,
+      bodyPart: null,
+      view: null,
+      leaseExpiresAt: new Date(0),
+    });
+    setPhase("saving");
+    return true;
+  };
+
   const submit = useCallback(async () => {
     if (!item || busy.current) return;
     if (!gate) {
@@ -248,6 +291,7 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
       assisted: assistData !== null,
       modelVersionId: assistData?.versionId ?? null,
     };
+    showGuess();
     try {
       try {
         await persist(() => submitM.mutateAsync(payload));
@@ -260,12 +304,13 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
       setMessage({ text: `Saved: ${gate}${flagged ? ", flagged for a lead" : ""}.`, tone: "info" });
       await advance();
     } catch (err) {
-      setPhase("reading");
+      provisional.current = null;
+      show(item, done);
       setMessage({ text: err instanceof Error ? err.message : "the read was not saved", tone: "error" });
     } finally {
       busy.current = false;
     }
-  }, [item, gate, flagged, flagReason, readFindings, assistData, persist, submitM, advance]);
+  }, [item, gate, flagged, flagReason, readFindings, assistData, persist, submitM, advance, show]);
 
   const skip = useCallback(async () => {
     if (!item || busy.current) return;
@@ -274,13 +319,15 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
     busy.current = true;
     markSubmit();
     setPhase("saving");
+    const timeSpentMs = Math.round(performance.now() - shownAt.current);
+    showGuess();
     try {
       try {
         await persist(() =>
           skipM.mutateAsync({
             imageId: item.id,
             reason,
-            timeSpentMs: Math.round(performance.now() - shownAt.current),
+            timeSpentMs,
             flagged,
             flagReason: flagged && flagReason.trim() ? flagReason.trim() : undefined,
           }),
@@ -293,12 +340,13 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
       setMessage({ text: `Skipped: ${reason}.`, tone: "info" });
       await advance();
     } catch (err) {
-      setPhase("reading");
+      provisional.current = null;
+      show(item, { item, kind: "read", gate, findings, flagged });
       setMessage({ text: err instanceof Error ? err.message : "the skip was not saved", tone: "error" });
     } finally {
       busy.current = false;
     }
-  }, [item, skipChoice, skipOther, flagged, flagReason, persist, skipM, advance]);
+  }, [item, skipChoice, skipOther, gate, findings, flagged, flagReason, persist, skipM, advance, show]);
 
   const undo = useCallback(async () => {
     if (!last || busy.current) return;
@@ -473,9 +521,16 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
     return () => window.removeEventListener("keydown", listener);
   }, []);
 
+  // Keyed by id and size only: filling in a guessed image's details must not redraw it.
+  const itemId = item?.id;
+  const itemWidth = item?.width;
+  const itemHeight = item?.height;
   const viewerImage = useMemo(
-    () => (item ? { id: item.id, width: item.width, height: item.height } : null),
-    [item],
+    () =>
+      itemId !== undefined && itemWidth !== undefined && itemHeight !== undefined
+        ? { id: itemId, width: itemWidth, height: itemHeight }
+        : null,
+    [itemId, itemWidth, itemHeight],
   );
   const saving = phase === "saving";
   const nameOf = (key: string) =>
