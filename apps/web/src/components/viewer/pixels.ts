@@ -90,8 +90,24 @@ function heatColour(t: number): [number, number, number] {
   return [220, 30, 20];
 }
 
-/** Colour-maps a grey heatmap into a canvas (cold parts nearly transparent). */
-export function heatmapCanvas(heat: GreyImage): HTMLCanvasElement {
+/**
+ * Colour-maps a grey heatmap into a canvas (cold parts nearly transparent), upsampled smoothly: the
+ * model's input is small (often 32-64 px) and its blocks would otherwise hide the anatomy's edges.
+ */
+export function heatmapCanvas(heat: GreyImage, size = 512): HTMLCanvasElement {
+  const small = colourMapped(heat);
+  const canvas = document.createElement("canvas");
+  canvas.width = size;
+  canvas.height = size;
+  const ctx = canvas.getContext("2d");
+  if (!ctx) throw new Error("no 2d canvas");
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = "high";
+  ctx.drawImage(small, 0, 0, size, size);
+  return canvas;
+}
+
+function colourMapped(heat: GreyImage): HTMLCanvasElement {
   const canvas = document.createElement("canvas");
   canvas.width = heat.width;
   canvas.height = heat.height;

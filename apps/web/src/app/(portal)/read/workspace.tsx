@@ -149,7 +149,10 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
 
   /** Set while the shown image is the prefetched guess whose lease is still being taken. */
   const provisional = useRef<string | null>(null);
+  /** Enter pressed on a guessed image before its lease was confirmed: submitted once it is. */
+  const pendingEnter = useRef(false);
   const show = useCallback((it: Item | null, prefill?: Submitted) => {
+    pendingEnter.current = false;
     setItem(it);
     setGate(prefill?.gate ?? null);
     setFindings(prefill?.findings ?? {});
@@ -371,6 +374,13 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
     }
   }, [last, persist, undoM, show]);
 
+  useEffect(() => {
+    if (phase === "reading" && pendingEnter.current) {
+      pendingEnter.current = false;
+      void submit();
+    }
+  }, [phase, submit]);
+
   const cycleFinding = useCallback(
     (index: number) => {
       const f = findingsSchema[index];
@@ -432,7 +442,8 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
           setGate("abnormal");
           return true;
         case "Enter":
-          void submit();
+          if (busy.current && provisional.current) pendingEnter.current = true;
+          else void submit();
           return true;
         case "s":
         case "S":
