@@ -81,7 +81,16 @@ test("a researcher runs a small round, reads its metrics, promotes it, and the q
   await expect(page).toHaveURL(/\/research\/rounds\/[0-9a-f-]{36}/);
   const status = page.getByTestId("round-status");
   await expect(status).toHaveText("running", { timeout: 120_000 });
-  await page.screenshot({ path: shot("round-running.png"), fullPage: true });
+  // The screenshot of a running round shows it training (epoch and losses), unless it ends first.
+  const epoch = page.getByTestId("round-epoch");
+  await expect
+    .poll(async () => (await epoch.textContent()) !== "—" || (await status.textContent()) !== "running", {
+      timeout: 180_000,
+      intervals: [500],
+    })
+    .toBe(true);
+  if ((await status.textContent()) === "running")
+    await page.screenshot({ path: shot("round-running.png"), fullPage: true });
   await expect(status).toHaveText("succeeded", { timeout: 300_000 });
 
   await page.getByTestId("round-version-link").click();
