@@ -17,6 +17,7 @@ interface Row {
   sslSeconds: number;
   seed: number;
   steps: number;
+  encoder: { width: number };
   maskRate?: Record<string, number>;
 }
 
