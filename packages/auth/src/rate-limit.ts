@@ -51,7 +51,9 @@ export async function loginBlock(
     const [lastOk] = await db
       .select({ at: max(loginAttempts.at) })
       .from(loginAttempts)
-      .where(and(eq(loginAttempts.email, email), eq(loginAttempts.succeeded, 1), gt(loginAttempts.at, since)));
+      .where(
+        and(eq(loginAttempts.email, email), eq(loginAttempts.succeeded, 1), gt(loginAttempts.at, since)),
+      );
     const from = lastOk?.at && lastOk.at > since ? lastOk.at : since;
     const [row] = await db
       .select({ n: count() })
