@@ -104,9 +104,9 @@ test("a researcher runs a small round, reads its metrics, promotes it, and the q
       .filter({ hasText: /[01]\.\d{3} \[[01]\.\d{3}, [01]\.\d{3}\]/ })
       .first(),
   ).toBeVisible();
-  await expect(page.getByTestId("roc-chart").locator("svg.recharts-surface")).toBeVisible();
-  await expect(page.getByTestId("reliability-chart").locator("svg.recharts-surface")).toBeVisible();
-  await expect(page.getByTestId("loss-curve").locator("svg.recharts-surface")).toBeVisible();
+  await expect(page.getByTestId("roc-chart").locator("svg.recharts-surface").first()).toBeVisible();
+  await expect(page.getByTestId("reliability-chart").locator("svg.recharts-surface").first()).toBeVisible();
+  await expect(page.getByTestId("loss-curve").locator("svg.recharts-surface").first()).toBeVisible();
   // Every chart has a table view of the same numbers.
   await page.getByTestId("roc-chart").getByRole("button", { name: "Show table" }).click();
   await expect(page.getByTestId("roc-chart").locator("table").first()).toBeVisible();
@@ -122,5 +122,5 @@ test("a researcher runs a small round, reads its metrics, promotes it, and the q
   // The learning curve on the console now has a point for this version.
   await page.goto(`/research?dataset=${datasetId}`);
   await expect(page.getByTestId("versions-table")).toContainText("active");
-  await expect(page.getByTestId("learning-curve").locator("svg.recharts-surface")).toBeVisible();
+  await expect(page.getByTestId("learning-curve").locator("svg.recharts-surface").first()).toBeVisible();
 });
