@@ -268,6 +268,28 @@ test("switching images: submit to next image drawn, p95 on the demo data", async
     readyTimes.push(readyMs);
     current = id;
   }
+  // A fast reader does not wait for the lease: N and Enter pressed as soon as the next image shows
+  // are kept and submitted once its lease is confirmed.
+  const countBefore = Number(await page.getByTestId("read-workspace").getAttribute("data-count"));
+  await page.waitForTimeout(300);
+  await page.keyboard.press("n");
+  await page.keyboard.press("Enter");
+  await expect(viewer(page)).not.toHaveAttribute("data-image-id", current);
+  const guessed = await viewer(page).getAttribute("data-image-id");
+  await page.keyboard.press("n");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("read-workspace")).toHaveAttribute("data-count", String(countBefore + 2));
+  const fastRead = await withDb(
+    async (c) =>
+      (
+        await query<{ gate: string }>(c, "select gate from reads where user_id = $1 and image_id = $2", [
+          annotatorId,
+          guessed,
+        ])
+      ).rows,
+  );
+  expect(fastRead).toEqual([{ gate: "normal" }]);
+
   const sorted = [...switchTimes].sort((a, b) => a - b);
   console.log(
     `[annotator] image switch (submit -> next image drawn at full resolution), n=${sorted.length}: ` +
