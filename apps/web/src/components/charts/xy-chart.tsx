@@ -24,6 +24,8 @@ export interface XYChartProps {
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#4b5563"];
 
+const colorOf = (i: number) => COLORS[i % COLORS.length] ?? "#2563eb";
+
 const fmt = (v: number | null, digits: number) => (v === null ? "—" : v.toFixed(digits));
 
 /**
@@ -76,7 +78,7 @@ export function XYChart({
         </div>
       ) : (
         <ResponsiveContainer width="100%" height={280}>
-          <LineChart margin={{ top: 8, right: 16, bottom: 28, left: 16 }}>
+          <LineChart margin={{ top: 8, right: 16, bottom: 28, left: 24 }}>
             <CartesianGrid strokeDasharray="3 3" />
             <XAxis
               type="number"
@@ -88,7 +90,13 @@ export function XYChart({
             <YAxis
               type="number"
               domain={yDomain ?? ["auto", "auto"]}
-              label={{ value: yLabel, angle: -90, position: "insideLeft", offset: 0 }}
+              label={{
+                value: yLabel,
+                angle: -90,
+                position: "left",
+                offset: 8,
+                style: { textAnchor: "middle" },
+              }}
               tickFormatter={(v: number) => String(Math.round(v * 1000) / 1000)}
             />
             <Tooltip />
@@ -100,10 +108,10 @@ export function XYChart({
                 data={s.points}
                 dataKey="y"
                 type="linear"
-                stroke={s.style === "reference" ? "#9ca3af" : COLORS[i % COLORS.length]}
+                stroke={s.style === "reference" ? "#9ca3af" : colorOf(i)}
                 strokeDasharray={s.style === "reference" ? "4 4" : undefined}
                 strokeWidth={s.style === "dots" ? 0 : 2}
-                dot={s.style === "dots" ? { r: 4 } : false}
+                dot={s.style === "dots" ? { r: 4, fill: colorOf(i), stroke: colorOf(i) } : false}
                 isAnimationActive={false}
                 connectNulls={false}
               />

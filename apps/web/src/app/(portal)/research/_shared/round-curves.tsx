@@ -11,12 +11,15 @@ interface SeriesRow {
 /** Loss curves and the FixMatch mask rate from a round's per-epoch metrics. */
 export function RoundCurves({ series }: { series: SeriesRow[] }) {
   const lossKeys = new Map<string, { x: number; y: number }[]>();
-  const mask: { x: number; y: number }[] = [];
+  const mask = new Map<string, { x: number; y: number }[]>();
   for (const row of series) {
     for (const [k, v] of Object.entries(row.values)) {
       if (!Number.isFinite(v)) continue;
-      if (/mask/i.test(k)) mask.push({ x: row.epoch, y: v });
-      else if (/loss/i.test(k)) {
+      if (/mask/i.test(k)) {
+        const list = mask.get(k) ?? [];
+        list.push({ x: row.epoch, y: v });
+        mask.set(k, list);
+      } else if (/loss/i.test(k)) {
         const name = `${row.stage} ${k}`;
         const list = lossKeys.get(name) ?? [];
         list.push({ x: row.epoch, y: v });
@@ -29,17 +32,17 @@ export function RoundCurves({ series }: { series: SeriesRow[] }) {
       <XYChart
         title="Training losses"
         xLabel="epoch"
-        yLabel="loss (cross-entropy, nats)"
+        yLabel="loss (nats)"
         testId="loss-curve"
         series={[...lossKeys].map(([name, points]) => ({ name, points }))}
       />
       <XYChart
         title="FixMatch mask rate"
         xLabel="epoch"
-        yLabel="mask rate (fraction of unlabelled images above threshold)"
+        yLabel="mask rate (fraction, 0–1)"
         yDomain={[0, 1]}
         testId="mask-rate-curve"
-        series={[{ name: "mask rate", points: mask }]}
+        series={[...mask].map(([name, points]) => ({ name, points }))}
       />
     </div>
   );
