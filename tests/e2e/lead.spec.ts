@@ -17,7 +17,9 @@ test.beforeAll(async () => {
   const ds = await kneeDataset(db);
   datasetId = ds.id;
   const lead = await actorOf(db, "lead@xray.local");
-  await updateDatasetSettings(db, { datasetId, settings: { readsPerImage: 2 }, actor: lead });
+  // Three reads per image: images the annotator journey already read once still need reads, so
+  // reader-a and reader-b (asking in the same queue order) read the same three images.
+  await updateDatasetSettings(db, { datasetId, settings: { readsPerImage: 3 }, actor: lead });
   const a = await makeAnnotator(db, "reader-a");
   const b = await makeAnnotator(db, "reader-b");
   const positive = Object.fromEntries(ds.labelSchema.findings.map((f) => [f.key, "positive" as const]));
