@@ -30,6 +30,22 @@ export function imageScope(actor: Actor): SQL {
 const hasRead = sql<boolean>`exists (select 1 from ${reads} where ${reads.imageId} = ${images.id} and ${reads.kind} = 'read')`;
 const hasGold = sql<boolean>`exists (select 1 from ${goldLabels} where ${goldLabels.imageId} = ${images.id} and ${goldLabels.supersededAt} is null)`;
 
+/** The columns of an image summary, shared by the list and the detail query. */
+const summaryColumns = {
+  id: images.id,
+  datasetId: images.datasetId,
+  originalFilename: images.originalFilename,
+  sourceFormat: images.sourceFormat,
+  width: images.width,
+  height: images.height,
+  split: images.split,
+  species: images.species,
+  bodyPart: images.bodyPart,
+  view: images.view,
+  labelled: sql<boolean>`(${hasRead} or ${hasGold})`,
+  createdAt: images.createdAt,
+};
+
 export interface ImageListOptions {
   actor: Actor;
   datasetId?: string;
@@ -79,20 +95,7 @@ export async function listImages(db: DbOrTx, opts: ImageListOptions): Promise<Im
   const [countRow] = await db.select({ n: sql<number>`count(*)::int` }).from(images).where(where);
   const total = countRow?.n ?? 0;
   const rows = await db
-    .select({
-      id: images.id,
-      datasetId: images.datasetId,
-      originalFilename: images.originalFilename,
-      sourceFormat: images.sourceFormat,
-      width: images.width,
-      height: images.height,
-      split: images.split,
-      species: images.species,
-      bodyPart: images.bodyPart,
-      view: images.view,
-      labelled: sql<boolean>`(${hasRead} or ${hasGold})`,
-      createdAt: images.createdAt,
-    })
+    .select(summaryColumns)
     .from(images)
     .where(where)
     .orderBy(desc(images.createdAt), asc(images.id))
@@ -120,20 +123,9 @@ export async function getImage(
   if (opts.datasetId) conditions.push(eq(images.datasetId, opts.datasetId));
   const [row] = await db
     .select({
-      id: images.id,
-      datasetId: images.datasetId,
+      ...summaryColumns,
       datasetName: datasets.name,
       labelSchema: datasets.labelSchema,
-      originalFilename: images.originalFilename,
-      sourceFormat: images.sourceFormat,
-      width: images.width,
-      height: images.height,
-      split: images.split,
-      species: images.species,
-      bodyPart: images.bodyPart,
-      view: images.view,
-      labelled: sql<boolean>`(${hasRead} or ${hasGold})`,
-      createdAt: images.createdAt,
       sha256: images.sha256,
       bitDepth: images.bitDepth,
       byteSize: images.byteSize,
