@@ -4,4 +4,5 @@ export * from "./enums";
 export * from "./images";
 export * from "./labels";
 export * from "./models";
+export * from "./scoring";
 export * from "./users";
