@@ -1,18 +1,9 @@
-import { existsSync } from "node:fs";
-import { appendFile, mkdir } from "node:fs/promises";
-import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { z } from "zod";
 import { createRng, type Rng } from "../augment/rng.js";
 import { type ImageSet, imageBatch, type LabelMatrix } from "../data/image-set.js";
 import type { ClassifierNet } from "../models/resnet.js";
-import {
-  type ArrayEntry,
-  loadCheckpoint,
-  modelArrays,
-  restoreModelArrays,
-  saveCheckpoint,
-} from "../train/checkpoint.js";
+import { type StepControl, TrainLoop } from "../train/loop.js";
 import { AdamW } from "../train/optimizer.js";
 import { cosineWithWarmup } from "../train/schedule.js";
 import { mixSeed } from "../train/seed.js";
@@ -86,7 +77,8 @@ export interface FitEpochMetrics {
   eval?: Record<string, unknown>;
 }
 
-export interface FitOptions {
+/** `signal` / `shouldStop` are checked before every step; a stop throws TrainingCancelled. */
+export interface FitOptions extends StepControl {
   config: FitConfigInput;
   net: ClassifierNet;
   labelled: { images: ImageSet; labels: LabelMatrix };
@@ -181,144 +173,112 @@ export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
   const ema = cfg.ema.enabled ? new WeightEma(net.full, cfg.ema.decay) : null;
   let runningMean = prevalence.slice();
   let epoch = 0;
-  let globalStep = 0;
-
-  const ckptPath = opts.runDir ? join(opts.runDir, "checkpoints", "last.ckpt") : undefined;
-  if (opts.resume && ckptPath && existsSync(ckptPath)) {
-    const ck = await loadCheckpoint(ckptPath);
-    const meta = ck.meta as { epoch: number; globalStep: number; optStep: number; runningMean: number[] };
-    restoreModelArrays(net.full, "model", ck.arrays, tf);
-    if (ema) {
-      const vals = ema.values.map((v, i) => {
-        const a = ck.arrays.get(`ema/${i}`);
-        if (!a) throw new Error(`checkpoint lacks ema/${i}`);
-        return tf.tensor(a.data, v.shape);
-      });
-      ema.setValues(vals);
-      tf.dispose(vals);
-    }
-    opt.setState({
-      step: meta.optStep,
-      slots: vars.map((_, i) => {
-        const m = ck.arrays.get(`opt/m/${i}`);
-        const v = ck.arrays.get(`opt/v/${i}`);
-        if (!m || !v) throw new Error(`checkpoint lacks optimizer slot ${i}`);
-        return { m: m.data, v: v.data };
-      }),
-    });
-    epoch = meta.epoch;
-    globalStep = meta.globalStep;
-    runningMean = meta.runningMean;
-  }
-  if (opts.runDir) await mkdir(opts.runDir, { recursive: true });
-
-  const metrics: FitEpochMetrics[] = [];
-  let epochsRun = 0;
-  let nanStreak = 0;
-  try {
-    while (epoch < cfg.epochs) {
-      if (opts.maxEpochs !== undefined && epochsRun >= opts.maxEpochs) break;
-      const t0 = performance.now();
-      const rng = createRng(mixSeed(cfg.seed, 200, epoch));
-      const lIdx = indexStream(nL, steps * B, rng);
-      const uIdx = useFixmatch && opts.unlabelled ? indexStream(opts.unlabelled.count, steps * uB, rng) : [];
-      let supSum = 0;
-      let unsupSum = 0;
-      let counted = 0;
-      let nanSkipped = 0;
-      const maskSum = new Array<number>(K).fill(0);
-      let lr = 0;
-      for (let s = 0; s < steps; s++) {
-        lr = cosineWithWarmup(globalStep, { baseLr: cfg.lr, totalSteps, warmupSteps, minLr: cfg.minLr });
-        const r = await trainStep({
-          net,
-          vars,
-          encoderVarNames,
-          opt,
-          lr,
-          encoderLrScale: cfg.encoderLrScale,
-          rng,
-          augment: opts.augment,
-          labelled: opts.labelled,
-          lBatch: lIdx.slice(s * B, (s + 1) * B),
-          unlabelled: useFixmatch ? opts.unlabelled : undefined,
-          uBatch: uIdx.slice(s * uB, (s + 1) * uB),
-          thresholds,
-          lambdaU: cfg.fixmatch.lambdaU,
-          da: cfg.fixmatch.distributionAlignment
-            ? { target: prevalence, runningMean, momentum: cfg.fixmatch.daMomentum }
-            : null,
-          dropoutSeed: mixSeed(cfg.seed, 300, globalStep),
-        });
-        globalStep += 1;
-        if (!Number.isFinite(r.total)) {
-          nanSkipped++;
-          nanStreak++;
-          if (nanStreak >= cfg.maxNanSteps)
-            throw new Error(`loss non-finite for ${nanStreak} steps in a row`);
-          continue;
-        }
-        nanStreak = 0;
-        ema?.update();
-        if (r.runningMean) runningMean = r.runningMean;
-        supSum += r.supervised;
-        unsupSum += r.unsupervised;
-        r.maskRate.forEach((m, k) => {
-          maskSum[k] = (maskSum[k] ?? 0) + m;
-        });
-        counted++;
-      }
-      epoch += 1;
-      epochsRun += 1;
-      const m: FitEpochMetrics = {
-        kind: "fit",
-        mode: useFixmatch ? "fixmatch" : "supervised",
-        epoch,
-        step: globalStep,
-        lr,
-        supervisedLoss: counted ? supSum / counted : Number.NaN,
-        unsupervisedLoss: counted ? unsupSum / counted : Number.NaN,
-        maskRate: Object.fromEntries(keys.map((k, i) => [k, counted ? (maskSum[i] ?? 0) / counted : 0])),
-        unlabelledMean: Object.fromEntries(keys.map((k, i) => [k, runningMean[i] ?? 0])),
-        nanSkipped,
-        seconds: 0,
-      };
-      if (opts.evaluate) {
-        const evaluate = opts.evaluate;
-        m.eval = ema ? await ema.withEma(() => evaluate(net, epoch)) : await evaluate(net, epoch);
-      }
-      m.seconds = (performance.now() - t0) / 1000;
-      metrics.push(m);
-      opts.onEpoch?.(m);
-      if (opts.runDir && ckptPath) {
-        await appendFile(join(opts.runDir, "metrics.jsonl"), `${JSON.stringify(m)}\n`);
-        const arrays = new Map<string, ArrayEntry>();
-        await modelArrays(net.full, "model", arrays);
-        if (ema) {
-          for (let i = 0; i < ema.values.length; i++) {
-            const v = ema.values[i] as tf.Variable;
-            arrays.set(`ema/${i}`, { shape: v.shape.slice(), data: (await v.data()) as Float32Array });
+  const loop = new TrainLoop({
+    runDir: opts.runDir,
+    maxEpochs: opts.maxEpochs,
+    maxNanSteps: cfg.maxNanSteps,
+    lossName: "loss",
+    state: {
+      models: [{ prefix: "model", model: net.full }],
+      opt,
+      ...(ema
+        ? {
+            extra: { prefix: "ema", values: () => ema.values, restore: (v: tf.Tensor[]) => ema.setValues(v) },
           }
-        }
-        const st = await opt.getState();
-        st.slots.forEach((sl, i) => {
-          const shape = vars[i]?.shape.slice() ?? [];
-          arrays.set(`opt/m/${i}`, { shape, data: sl.m });
-          arrays.set(`opt/v/${i}`, { shape, data: sl.v });
-        });
-        await saveCheckpoint(ckptPath, {
-          meta: { kind: "fit", epoch, globalStep, optStep: st.step, runningMean, config: cfg },
-          arrays,
-        });
-      }
+        : {}),
+    },
+    control: opts,
+  });
+
+  let metrics: FitEpochMetrics[];
+  try {
+    const meta = await loop.open(opts.resume);
+    if (meta) {
+      epoch = meta.epoch as number;
+      runningMean = meta.runningMean as number[];
     }
+    metrics = await loop.run<FitEpochMetrics>({
+      hasNext: () => epoch < cfg.epochs,
+      onEpoch: opts.onEpoch,
+      meta: () => ({ kind: "fit", epoch, runningMean, config: cfg }),
+      runEpoch: async () => {
+        const t0 = performance.now();
+        const rng = createRng(mixSeed(cfg.seed, 200, epoch));
+        const lIdx = indexStream(nL, steps * B, rng);
+        const uIdx =
+          useFixmatch && opts.unlabelled ? indexStream(opts.unlabelled.count, steps * uB, rng) : [];
+        let supSum = 0;
+        let unsupSum = 0;
+        const maskSum = new Array<number>(K).fill(0);
+        let lr = 0;
+        const r = await loop.steps({
+          epoch: epoch + 1,
+          steps,
+          step: async (s, globalStep) => {
+            lr = cosineWithWarmup(globalStep, { baseLr: cfg.lr, totalSteps, warmupSteps, minLr: cfg.minLr });
+            const res = await trainStep({
+              net,
+              vars,
+              encoderVarNames,
+              opt,
+              lr,
+              encoderLrScale: cfg.encoderLrScale,
+              rng,
+              augment: opts.augment,
+              labelled: opts.labelled,
+              lBatch: lIdx.slice(s * B, (s + 1) * B),
+              unlabelled: useFixmatch ? opts.unlabelled : undefined,
+              uBatch: uIdx.slice(s * uB, (s + 1) * uB),
+              thresholds,
+              lambdaU: cfg.fixmatch.lambdaU,
+              da: cfg.fixmatch.distributionAlignment
+                ? { target: prevalence, runningMean, momentum: cfg.fixmatch.daMomentum }
+                : null,
+              dropoutSeed: mixSeed(cfg.seed, 300, globalStep),
+            });
+            return { ...res, loss: res.total };
+          },
+          onFinite: (res) => {
+            ema?.update();
+            if (res.runningMean) runningMean = res.runningMean;
+            supSum += res.supervised;
+            unsupSum += res.unsupervised;
+            res.maskRate.forEach((m, k) => {
+              maskSum[k] = (maskSum[k] ?? 0) + m;
+            });
+          },
+        });
+        const counted = r.counted;
+        epoch += 1;
+        const m: FitEpochMetrics = {
+          kind: "fit",
+          mode: useFixmatch ? "fixmatch" : "supervised",
+          epoch,
+          step: loop.globalStep,
+          lr,
+          supervisedLoss: counted ? supSum / counted : Number.NaN,
+          unsupervisedLoss: counted ? unsupSum / counted : Number.NaN,
+          maskRate: Object.fromEntries(keys.map((k, i) => [k, counted ? (maskSum[i] ?? 0) / counted : 0])),
+          unlabelledMean: Object.fromEntries(keys.map((k, i) => [k, runningMean[i] ?? 0])),
+          nanSkipped: r.nanSkipped,
+          seconds: 0,
+        };
+        if (opts.evaluate) {
+          const evaluate = opts.evaluate;
+          const e = epoch;
+          m.eval = ema ? await ema.withEma(() => evaluate(net, e)) : await evaluate(net, e);
+        }
+        m.seconds = (performance.now() - t0) / 1000;
+        return m;
+      },
+    });
     // The model that leaves the trainer carries the EMA weights (what evaluation saw).
     if (epoch >= cfg.epochs) ema?.copyToModel();
   } finally {
     opt.dispose();
     ema?.dispose();
   }
-  return { epochsRun, finished: epoch >= cfg.epochs, metrics };
+  return { epochsRun: loop.epochsRun, finished: epoch >= cfg.epochs, metrics };
 }
 
 interface StepResult {

@@ -160,3 +160,37 @@ export function copyEncoderWeights(from: tfl.LayersModel, to: tfl.LayersModel): 
 }
 
 export type Tensor4D = tf.Tensor4D;
+
+/**
+ * SimSiam projector: embedding [N,C] -> [N,out] as fc-BN-ReLU-fc-BN; the output batch norm has no
+ * scale or shift (as in the paper), which keeps the projections from collapsing to a constant.
+ */
+export function buildSimSiamProjector(
+  inputDim: number,
+  config: Partial<ProjectionConfig> = {},
+): tfl.LayersModel {
+  const cfg = projectionConfigSchema.parse(config);
+  const input = tfl.input({ shape: [inputDim], name: "ssp_in" });
+  let x = tfl.layers
+    .dense({ units: cfg.hidden, useBias: false, name: "ssp_fc1" })
+    .apply(input) as tfl.SymbolicTensor;
+  x = tfl.layers.batchNormalization({ name: "ssp_bn1" }).apply(x) as tfl.SymbolicTensor;
+  x = tfl.layers.reLU({ name: "ssp_relu1" }).apply(x) as tfl.SymbolicTensor;
+  x = tfl.layers.dense({ units: cfg.out, useBias: false, name: "ssp_fc2" }).apply(x) as tfl.SymbolicTensor;
+  x = tfl.layers
+    .batchNormalization({ center: false, scale: false, name: "ssp_bn2" })
+    .apply(x) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: x, name: "projection" });
+}
+
+/** SimSiam predictor: a bottleneck MLP [N,dim] -> [N,hidden] -> [N,dim] (fc-BN-ReLU-fc). */
+export function buildPredictorHead(dim: number, hidden: number): tfl.LayersModel {
+  const input = tfl.input({ shape: [dim], name: "pred_in" });
+  let x = tfl.layers
+    .dense({ units: hidden, useBias: false, name: "pred_fc1" })
+    .apply(input) as tfl.SymbolicTensor;
+  x = tfl.layers.batchNormalization({ name: "pred_bn1" }).apply(x) as tfl.SymbolicTensor;
+  x = tfl.layers.reLU({ name: "pred_relu1" }).apply(x) as tfl.SymbolicTensor;
+  x = tfl.layers.dense({ units: dim, name: "pred_fc2" }).apply(x) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: x, name: "predictor" });
+}
