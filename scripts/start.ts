@@ -1,7 +1,8 @@
 /**
  * `pnpm start`: the whole product on one machine. Starts (or connects to) PostgreSQL, applies
- * migrations, seeds the demo users and data on first start, then runs the production web server and
- * one trainer worker beside it. Ctrl-C stops everything, the embedded database last.
+ * migrations, seeds the demo users and data on first start, then runs the production web server
+ * (apps/web/server-tasks/web-server.ts) and one trainer worker beside it. Ctrl-C stops everything,
+ * the embedded database last.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -93,10 +94,12 @@ async function main(): Promise<void> {
     AUTH_TRUST_HOST: "true",
   };
   const children: ChildProcess[] = [];
-  const nextBin = path.join(webDir, "node_modules", ".bin", "next");
-  const web = spawn(nextBin, ["start", "-p", String(env.PORT), "-H", env.HOSTNAME], {
+  // Next's handler behind a small http server that takes the client address from the socket
+  // (XRAY_TRUSTED_PROXIES names the reverse proxies whose X-Forwarded-For counts): docs/security.md.
+  const webServer = path.join(webDir, "server-tasks/web-server.ts");
+  const web = spawn(process.execPath, ["--import", "tsx", webServer], {
     cwd: webDir,
-    env: childEnv,
+    env: { ...childEnv, PORT: String(env.PORT), HOSTNAME: env.HOSTNAME },
     stdio: "inherit",
   });
   children.push(web);

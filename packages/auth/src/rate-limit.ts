@@ -28,16 +28,8 @@ export function normalizeLoginEmail(input: unknown): string {
   return (typeof raw === "string" ? raw : "").trim().toLowerCase().slice(0, 320);
 }
 
-/**
- * The client address for throttling. Behind a reverse proxy the nearest proxy appends the client to
- * X-Forwarded-For, so the last entry is the one a client cannot choose (see docs/security.md).
- */
-export function clientAddress(headers: Headers | null | undefined): string {
-  const xff = headers?.get("x-forwarded-for") ?? "";
-  const last = xff.split(",").at(-1)?.trim() ?? "";
-  const real = headers?.get("x-real-ip")?.trim() ?? "";
-  return (last || real).slice(0, 100);
-}
+/** Where the client address comes from: see client-address.ts (never a header the client chose). */
+export { clientAddress } from "./client-address";
 
 export async function loginBlock(
   db: DbOrTx,
