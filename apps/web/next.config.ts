@@ -1,34 +1,8 @@
 import type { NextConfig } from "next";
 
-/**
- * Security headers on every response (docs/security.md). Scripts: 'self' plus 'unsafe-inline',
- * because the App Router's statically rendered pages carry inline bootstrap scripts and a nonce
- * would force every page to render per request; 'unsafe-eval' only in development (React
- * refresh). Everything else is locked to this origin, and nobody may frame the portal.
- */
-export function securityHeaders(dev: boolean): { key: string; value: string }[] {
-  const csp = [
-    "default-src 'self'",
-    `script-src 'self' 'unsafe-inline'${dev ? " 'unsafe-eval'" : ""}`,
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
-    "font-src 'self' data:",
-    `connect-src 'self'${dev ? " ws: wss:" : ""}`,
-    "worker-src 'self' blob:",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-  ].join("; ");
-  return [
-    { key: "Content-Security-Policy", value: csp },
-    { key: "X-Frame-Options", value: "DENY" },
-    { key: "X-Content-Type-Options", value: "nosniff" },
-    { key: "Referrer-Policy", value: "same-origin" },
-    { key: "Permissions-Policy", value: "camera=(), microphone=(), geolocation=(), payment=(), usb=()" },
-    { key: "Cross-Origin-Opener-Policy", value: "same-origin" },
-  ];
-}
+import { contentSecurityPolicy, staticSecurityHeaders } from "./src/security-headers";
+
+export { securityHeaders } from "./src/security-headers";
 
 const config: NextConfig = {
   // Workspace packages ship TypeScript source.
@@ -60,8 +34,18 @@ const config: NextConfig = {
   // forbidden() / unauthorized() give real 403 / 401 pages.
   experimental: { authInterrupts: true },
   poweredByHeader: false,
+  // Security headers (docs/security.md). The Content-Security-Policy of pages and API answers carries
+  // a per-request nonce and is set by src/proxy.ts; files under /_next/, which the proxy does not
+  // see, get the same policy without a nonce.
   async headers() {
-    return [{ source: "/:path*", headers: securityHeaders(process.env.NODE_ENV === "development") }];
+    const dev = process.env.NODE_ENV === "development";
+    return [
+      { source: "/:path*", headers: staticSecurityHeaders() },
+      {
+        source: "/_next/:path*",
+        headers: [{ key: "Content-Security-Policy", value: contentSecurityPolicy({ nonce: null, dev }) }],
+      },
+    ];
   },
   reactStrictMode: true,
 };

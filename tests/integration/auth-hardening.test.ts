@@ -14,6 +14,9 @@ import { auditEvents, users } from "@xray/db";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { securityHeaders } from "../../apps/web/next.config";
+// next is a dependency of the portal only: its NextRequest from there, the one the proxy gets.
+import { NextRequest } from "../../apps/web/node_modules/next/server.js";
+import { proxy } from "../../apps/web/src/proxy";
 import { useTestDatabase } from "../db";
 import { type ApiFixtures, contextFor, seedApiFixtures } from "./fixtures";
 
@@ -94,9 +97,10 @@ describe("auth hardening", () => {
     expect((await authenticateWithLimits(db, victim, { address: "198.51.100.1", now: t0 })).ok).toBe(true);
   });
 
-  it("takes the address from the last X-Forwarded-For hop (the one the nearest proxy wrote)", () => {
+  it("takes the address from the last X-Forwarded-For hop (the socket, as the web server pinned it)", () => {
     expect(clientAddress(new Headers({ "x-forwarded-for": "6.6.6.6, 192.0.2.10" }))).toBe("192.0.2.10");
-    expect(clientAddress(new Headers({ "x-real-ip": "192.0.2.11" }))).toBe("192.0.2.11");
+    // X-Real-IP is never believed: nothing in front of the app vouches for it.
+    expect(clientAddress(new Headers({ "x-real-ip": "192.0.2.11" }))).toBe("");
     expect(clientAddress(new Headers())).toBe("");
     expect(clientAddress(undefined)).toBe("");
   });
@@ -245,36 +249,75 @@ describe("cross-site refusal for state-changing route handlers (tRPC, uploads)",
 });
 
 describe("security headers", () => {
-  const byKey = (dev: boolean) => new Map(securityHeaders(dev).map((h) => [h.key.toLowerCase(), h.value]));
-
-  it("production: strict CSP, no framing, nosniff, referrer and permissions policies", () => {
-    const h = byKey(false);
-    const csp = h.get("content-security-policy") ?? "";
-    const directives = new Map(
+  const byKey = (dev: boolean, nonce: string | null = null) =>
+    new Map(securityHeaders(dev, nonce).map((h) => [h.key.toLowerCase(), h.value]));
+  const directivesOf = (csp: string) =>
+    new Map(
       csp.split(";").map((d) => {
         const [name = "", ...values] = d.trim().split(/\s+/);
         return [name, values] as const;
       }),
     );
+
+  it("production: strict CSP, no framing, nosniff, referrer and permissions policies", () => {
+    const h = byKey(false, "bm9uY2Utb2YtdGhpcy1yZXE=");
+    const csp = h.get("content-security-policy") ?? "";
+    const directives = directivesOf(csp);
     expect(directives.get("default-src")).toEqual(["'self'"]);
     expect(directives.get("frame-ancestors")).toEqual(["'none'"]);
     expect(directives.get("object-src")).toEqual(["'none'"]);
     expect(directives.get("base-uri")).toEqual(["'self'"]);
     expect(directives.get("form-action")).toEqual(["'self'"]);
     expect(directives.get("connect-src")).toEqual(["'self'"]);
-    // No eval and no foreign script origins in production.
-    expect(directives.get("script-src")?.every((s) => s === "'self'" || s === "'unsafe-inline'")).toBe(true);
+    // Scripts: this origin and the request's nonce only; no inline script, no eval, no foreign origin.
+    expect(directives.get("script-src")).toEqual([
+      "'self'",
+      "'nonce-bm9uY2Utb2YtdGhpcy1yZXE='",
+      "'strict-dynamic'",
+    ]);
     expect(csp).not.toContain("unsafe-eval");
     expect(csp).not.toMatch(/https?:|\*/);
     expect(h.get("x-frame-options")).toBe("DENY");
     expect(h.get("x-content-type-options")).toBe("nosniff");
     expect(h.get("referrer-policy")).toBe("same-origin");
     expect(h.get("permissions-policy")).toContain("camera=()");
+    // Without a nonce (Next's own files): this origin's script files, still no inline script.
+    const plain = directivesOf(byKey(false).get("content-security-policy") ?? "");
+    expect(plain.get("script-src")).toEqual(["'self'"]);
   });
 
   it("development only adds eval and the refresh socket", () => {
-    const csp = byKey(true).get("content-security-policy") ?? "";
+    const csp = byKey(true, "abc").get("content-security-policy") ?? "";
     expect(csp).toContain("'unsafe-eval'");
     expect(csp).toContain("frame-ancestors 'none'");
+    expect(directivesOf(csp).get("script-src")).not.toContain("'unsafe-inline'");
+  });
+
+  it("the proxy gives every request and response a fresh nonce in a policy without 'unsafe-inline'", async () => {
+    vi.stubEnv("AUTH_SECRET", "p".repeat(40));
+    try {
+      const nonces = new Set<string>();
+      for (const path of ["/login", "/login", "/api/trpc/session.get", "/read"]) {
+        const res = await proxy(new NextRequest(`http://127.0.0.1:3000${path}`));
+        const csp = res.headers.get("content-security-policy") ?? "";
+        const script = directivesOf(csp).get("script-src") ?? [];
+        expect(script, path).not.toContain("'unsafe-inline'");
+        expect(script, path).toContain("'strict-dynamic'");
+        const nonce = script.find((s) => s.startsWith("'nonce-"));
+        expect(nonce, path).toMatch(/^'nonce-[A-Za-z0-9+/]{22}=='$/);
+        nonces.add(nonce ?? "");
+        if (path === "/read") {
+          // Signed out on a portal page: the redirect to the login page carries the policy too.
+          expect(res.headers.get("location")).toContain("/login?from=%2Fread");
+        } else {
+          // Next reads the nonce from the request's policy: the same one is forwarded with the request.
+          expect(res.headers.get("x-middleware-request-content-security-policy")).toBe(csp);
+        }
+        expect(csp, path).toContain("frame-ancestors 'none'");
+      }
+      expect(nonces.size).toBe(4);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
