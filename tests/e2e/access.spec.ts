@@ -17,6 +17,7 @@ const PAGES: { path: string; allow: readonly UserRole[] }[] = [
   { path: "/admin/users", allow: ["admin"] },
   { path: "/admin/datasets", allow: ["lead", "admin"] },
   { path: "/admin/imports", allow: ["admin"] },
+  { path: "/admin/audit", allow: ["admin"] },
 ];
 const ROUTES: { path: string; allow: readonly UserRole[] }[] = [
   { path: `/api/export/labels/${ID}`, allow: ["lead", "researcher"] },

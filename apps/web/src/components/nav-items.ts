@@ -19,4 +19,5 @@ export const NAV_ITEMS: NavItem[] = [
   { href: "/admin/users", label: "Users", action: "users.manage", group: "admin" },
   { href: "/admin/datasets", label: "Datasets", action: "datasets.settings", group: "admin" },
   { href: "/admin/imports", label: "Imports", action: "imports.run", group: "admin" },
+  { href: "/admin/audit", label: "Audit log", action: "audit.read", group: "admin" },
 ];

@@ -7,6 +7,7 @@ export const auditRouter = router({
     .input(
       z.object({
         action: z.string().max(100).optional(),
+        actorEmail: z.string().max(320).optional(),
         resourceType: z.string().max(100).optional(),
         resourceId: z.string().max(200).optional(),
         beforeId: z.number().int().positive().optional(),
