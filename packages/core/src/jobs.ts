@@ -9,6 +9,8 @@ export const JOB_QUEUE = "xray-jobs";
 export type JobData =
   | { type: "round"; roundId: string }
   | { type: "score"; versionId: string; roundId?: string }
+  /** Help score an open scoring run: claim its pending shards one by one, then try its follow-up. */
+  | { type: "score-shard"; runId: string }
   | { type: "heatmaps"; versionId: string; imageIds: string[] };
 
 export interface JobQueue {

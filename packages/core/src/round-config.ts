@@ -82,6 +82,11 @@ export const roundConfigSchema = z
         heatmapsTop: z.number().int().min(0).max(1000).default(20),
         /** Size of the diverse batch placed at the head of the queue. */
         batchSize: z.number().int().min(1).max(10_000).default(50),
+        /**
+         * Shards the pool is split into for scoring (any worker sharing the database takes one).
+         * Default: XRAY_SCORE_SHARDS, else one per XRAY_SCORE_SHARD_IMAGES (20,000) pool images.
+         */
+        shards: z.number().int().min(1).max(1024).optional(),
       })
       .strict()
       .default({ strategy: "entropy+kcenter", mcDropoutSamples: 0, heatmapsTop: 20, batchSize: 50 }),

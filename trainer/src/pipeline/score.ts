@@ -8,7 +8,7 @@ import { createImageScorer } from "@xray/ml/export/scorer";
 import { loadClassifier } from "@xray/ml/io/model-io";
 import { binaryUncertainty } from "@xray/ml/selection/uncertainty";
 import type { Storage } from "@xray/storage";
-import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { and, asc, eq, gt, gte, lt, sql } from "drizzle-orm";
 import type { RoundReporter } from "../worker/progress";
 import { loadPixelBatch } from "./images";
 
@@ -23,14 +23,49 @@ export interface ScoreVersionArgs {
   chunkSize?: number;
 }
 
+export type PredictionRow = typeof predictions.$inferInsert;
+
+/** A slice of the pool by image id: [fromId, toId), toId null for no upper bound. */
+export interface IdRange {
+  fromId: string;
+  toId: string | null;
+}
+
+export interface ScoreRangeHooks {
+  /**
+   * Stores one chunk's rows. Default: one INSERT ... ON CONFLICT DO NOTHING. A shard passes its own
+   * (the insert and its progress counter in one transaction, guarded by its lease).
+   */
+  write?: (rows: PredictionRow[]) => Promise<void>;
+  /** Called after every stored chunk; throw to stop (cancelled, lease lost). */
+  afterChunk?: (done: number) => Promise<void> | void;
+  signal?: AbortSignal;
+}
+
+export interface VersionScorer {
+  datasetId: string;
+  /** Scores every image of the range that the version has not scored yet; returns how many it scored. */
+  scoreRange(range: IdRange, hooks?: ScoreRangeHooks): Promise<number>;
+  release(): Promise<void>;
+}
+
+const MIN_UUID = "00000000-0000-0000-0000-000000000000";
+
 /**
- * Scores every image of the version's dataset that this version has not scored yet: per-head
- * probabilities, uncertainty scores (entropy, margin, least confidence, BALD with MC dropout) and the
- * embedding. Resumable: a killed scorer continues where the rows stop; several workers can score
- * different versions at once.
+ * Loads a version once for scoring any number of pool slices: per-head probabilities, uncertainty
+ * scores (entropy, margin, least confidence, BALD with MC dropout) and the embedding per image.
+ * Resumable: a slice skips the images this version already scored, so a killed scorer continues
+ * where the rows stop.
  */
-export async function scoreVersion(args: ScoreVersionArgs): Promise<{ scored: number }> {
-  const { db, storage, versionId, config, reporter, log } = args;
+export async function openVersionScorer(args: {
+  db: Db;
+  storage: Storage;
+  versionId: string;
+  config: Pick<RoundConfig, "seed" | "scoring">;
+  log: (line: string) => void;
+  chunkSize?: number;
+}): Promise<VersionScorer> {
+  const { db, storage, versionId, config, log } = args;
   await initBackend({ log });
   const version = await getVersion(db, versionId);
   const net = await loadClassifier(storage.pathOf(version.artifactKey));
@@ -40,23 +75,25 @@ export async function scoreVersion(args: ScoreVersionArgs): Promise<{ scored: nu
   const size = net.config.encoder.inputSize;
   const cacheDir = path.join(storage.root, "..", "cache");
   const chunk = args.chunkSize ?? 256;
-  const [{ total } = { total: 0 }] = await db
-    .select({ total: sql<number>`count(*)::int` })
-    .from(images)
-    .where(eq(images.datasetId, version.datasetId));
-  let scored = 0;
-  let lastId = "00000000-0000-0000-0000-000000000000";
-  const started = Date.now();
-  try {
+  const insert = async (rows: PredictionRow[]) => {
+    await db.insert(predictions).values(rows).onConflictDoNothing();
+  };
+
+  const scoreRange = async (range: IdRange, hooks: ScoreRangeHooks = {}): Promise<number> => {
+    const write = hooks.write ?? insert;
+    let scored = 0;
+    let lastId: string | null = null;
     for (;;) {
-      // Keyset pagination over the images this version has not scored.
+      hooks.signal?.throwIfAborted();
+      // Keyset pagination over the range's images this version has not scored.
       const batch = await db
         .select({ id: images.id, key: images.normalizedKey })
         .from(images)
         .where(
           and(
             eq(images.datasetId, version.datasetId),
-            gt(images.id, lastId),
+            lastId === null ? gte(images.id, range.fromId || MIN_UUID) : gt(images.id, lastId),
+            range.toId ? lt(images.id, range.toId) : undefined,
             sql`not exists (select 1 from ${predictions} p where p.version_id = ${versionId} and p.image_id = ${images.id})`,
           ),
         )
@@ -81,9 +118,10 @@ export async function scoreVersion(args: ScoreVersionArgs): Promise<{ scored: nu
         seed: config.seed,
         embeddings: true,
       });
+      hooks.signal?.throwIfAborted();
       const K = heads.length;
       const D = p.embeddingSize ?? 0;
-      const values = batch.map((b, i) => {
+      const values = batch.map((b, i): PredictionRow => {
         const probs: Record<string, number> = {};
         let entropy = 0;
         let margin = 0;
@@ -108,20 +146,54 @@ export async function scoreVersion(args: ScoreVersionArgs): Promise<{ scored: nu
           embedding: p.embeddings ? Array.from(p.embeddings.subarray(i * D, (i + 1) * D)) : null,
         };
       });
-      await db.insert(predictions).values(values).onConflictDoNothing();
+      await write(values);
       scored += batch.length;
-      const rate = scored / Math.max(0.001, (Date.now() - started) / 1000);
-      reporter?.update({
-        stage: "scoring",
-        step: scored,
-        steps: total,
-        message: `${scored} images scored (${rate.toFixed(1)}/s)`,
-      });
-      reporter?.check();
+      await hooks.afterChunk?.(scored);
     }
+    return scored;
+  };
+
+  return {
+    datasetId: version.datasetId,
+    scoreRange,
+    async release() {
+      await scorer.release();
+      net.full.dispose();
+    },
+  };
+}
+
+/**
+ * Scores every image of the version's dataset that this version has not scored yet, in one process
+ * (the research CLI and small pools; the worker splits a pool into shards, see worker/scoring.ts).
+ */
+export async function scoreVersion(args: ScoreVersionArgs): Promise<{ scored: number }> {
+  const { db, versionId, reporter, log } = args;
+  const s = await openVersionScorer(args);
+  const [{ total } = { total: 0 }] = await db
+    .select({ total: sql<number>`count(*)::int` })
+    .from(images)
+    .where(eq(images.datasetId, s.datasetId));
+  const started = Date.now();
+  let scored = 0;
+  try {
+    scored = await s.scoreRange(
+      { fromId: MIN_UUID, toId: null },
+      {
+        afterChunk: (done) => {
+          const rate = done / Math.max(0.001, (Date.now() - started) / 1000);
+          reporter?.update({
+            stage: "scoring",
+            step: done,
+            steps: total,
+            message: `${done} images scored (${rate.toFixed(1)}/s)`,
+          });
+          reporter?.check();
+        },
+      },
+    );
   } finally {
-    await scorer.release();
-    net.full.dispose();
+    await s.release();
   }
   log(`version ${versionId}: scored ${scored} images`);
   return { scored };

@@ -1,13 +1,10 @@
 import { rm } from "node:fs/promises";
 import { parseRoundConfig, recordAudit } from "@xray/core";
-import { rankQueue } from "@xray/core/priorities";
-import { activeVersion, promoteVersion } from "@xray/core/versions";
-import { images, modelVersions, trainingRounds } from "@xray/db";
-import { and, desc, eq, gt, max, or, sql } from "drizzle-orm";
-import { computeHeatmaps } from "../pipeline/heatmaps";
-import { scoreVersion } from "../pipeline/score";
+import { modelVersions, trainingRounds } from "@xray/db";
+import { and, eq, max, or, sql } from "drizzle-orm";
 import { trainRound } from "../pipeline/train";
 import { RoundCancelled, RoundLost, RoundReporter } from "./progress";
+import { runScoring } from "./scoring";
 import type { WorkerContext } from "./worker";
 
 /**
@@ -74,42 +71,21 @@ export async function runRoundJob(ctx: WorkerContext, roundId: string): Promise<
       versionId = await saveVersion(ctx, { round, config, trained });
       log(`round ${round.id}: saved version ${versionId}`);
     }
-    reporter.update({ stage: "scoring", message: "scoring the unlabelled pool" });
-    await scoreVersion({ db, storage, versionId, config, reporter, log });
-    const active = await activeVersion(db, round.datasetId);
-    const shouldPromote =
-      round.createdBy !== null &&
-      (config.promote === "always" || (config.promote === "if-none-active" && active === null));
-    if (shouldPromote && round.createdBy && active?.id !== versionId) {
-      reporter.update({ stage: "promoting", message: "promoting the new version" });
-      await promoteVersion(db, { actor: { id: round.createdBy, role: "researcher" }, versionId });
-    }
-    if ((await activeVersion(db, round.datasetId))?.id === versionId) {
-      reporter.update({ stage: "ranking", message: `re-ranking the queue (${config.scoring.strategy})` });
-      const ranked = await rankQueue(db, {
-        datasetId: round.datasetId,
-        versionId,
-        strategy: config.scoring.strategy,
-        batchSize: config.scoring.batchSize,
-        seed: config.seed,
-      });
-      if (config.scoring.heatmapsTop > 0) {
-        reporter.update({
-          stage: "heatmaps",
-          message: `Grad-CAM for the top ${config.scoring.heatmapsTop} of the queue`,
-        });
-        const top = await db
-          .select({ id: images.id })
-          .from(images)
-          .where(and(eq(images.datasetId, round.datasetId), gt(images.readsNeeded, 0)))
-          .orderBy(desc(images.priority))
-          .limit(config.scoring.heatmapsTop);
-        await computeHeatmaps({ db, storage, versionId, imageIds: top.map((t) => t.id), log });
-      }
-      log(`round ${round.id}: queue re-ranked (${ranked.ranked} images, ${ranked.strategy})`);
-    }
-    await finish({ status: "succeeded", progress: { stage: "done", message: "finished" } });
+    // The checkpoints are not needed once the version is saved (a resume goes straight to scoring).
     await rm(workDir, { recursive: true, force: true });
+    reporter.update({ stage: "scoring", message: "scoring the unlabelled pool" });
+    reporter.check();
+    // From here on the round's heartbeat and progress come from whichever workers score its shards;
+    // the last one to finish runs promotion, ranking and heatmaps and marks the round succeeded.
+    await reporter.close();
+    const scoring = await runScoring(ctx, {
+      versionId,
+      roundId: round.id,
+      ...(config.scoring.shards ? { shards: config.scoring.shards } : {}),
+    });
+    if (scoring.outcome === "cancelled") throw new RoundCancelled();
+    if (scoring.outcome === "handed-off")
+      log(`round ${round.id}: my shards are done; the last worker on the others finishes the round`);
   } catch (err) {
     if (err instanceof RoundLost) {
       await reporter.close();

@@ -5,6 +5,7 @@ import { and, inArray, lt, or, sql } from "drizzle-orm";
 import { runHeatmapsJob } from "./heatmaps";
 import { runRoundJob } from "./round";
 import { runScoreJob } from "./score";
+import { reapScoreRuns, runScoreShardJob } from "./scoring";
 
 export interface WorkerOptions {
   platform: Platform;
@@ -96,6 +97,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
         if (Date.now() - lastReap > staleAfterMs / 3) {
           lastReap = Date.now();
           await reapOrphanedRounds(platform, jobs, { staleAfterMs, maxAttempts, log });
+          await reapScoreRuns(platform.db, jobs, { staleAfterMs, log });
         }
         const [job] = await jobs.boss.fetch<JobData>(JOB_QUEUE, { batchSize: 1 });
         if (!job) {
@@ -108,6 +110,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
           const ctx = { platform, jobs, workerId, log, signal: abort.signal, staleAfterMs };
           if (data.type === "round") await runRoundJob(ctx, data.roundId);
           else if (data.type === "score") await runScoreJob(ctx, data);
+          else if (data.type === "score-shard") await runScoreShardJob(ctx, data);
           else if (data.type === "heatmaps") await runHeatmapsJob(ctx, data);
           await jobs.boss.complete(JOB_QUEUE, job.id);
         } catch (err) {
