@@ -163,7 +163,9 @@ export type Tensor4D = tf.Tensor4D;
 
 /**
  * SimSiam projector: embedding [N,C] -> [N,out] as fc-BN-ReLU-fc-BN; the output batch norm has no
- * scale or shift (as in the paper), which keeps the projections from collapsing to a constant.
+ * learnt scale or shift (as in the paper), which keeps the projections from collapsing to a
+ * constant. tf.js's batch norm fails in training mode with center/scale off, so that layer keeps
+ * them at 1 and 0 by being non-trainable (its batch statistics are still used and tracked).
  */
 export function buildSimSiamProjector(
   inputDim: number,
@@ -177,9 +179,7 @@ export function buildSimSiamProjector(
   x = tfl.layers.batchNormalization({ name: "ssp_bn1" }).apply(x) as tfl.SymbolicTensor;
   x = tfl.layers.reLU({ name: "ssp_relu1" }).apply(x) as tfl.SymbolicTensor;
   x = tfl.layers.dense({ units: cfg.out, useBias: false, name: "ssp_fc2" }).apply(x) as tfl.SymbolicTensor;
-  x = tfl.layers
-    .batchNormalization({ center: false, scale: false, name: "ssp_bn2" })
-    .apply(x) as tfl.SymbolicTensor;
+  x = tfl.layers.batchNormalization({ trainable: false, name: "ssp_bn2" }).apply(x) as tfl.SymbolicTensor;
   return tfl.model({ inputs: input, outputs: x, name: "projection" });
 }
 
