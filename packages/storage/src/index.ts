@@ -29,7 +29,33 @@ export class StorageKeyError extends Error {}
 export class StorageMissingError extends Error {
   constructor(readonly key: string) {
     super(`stored file not found: ${key}`);
+    this.name = "StorageMissingError";
   }
+}
+
+/**
+ * A write failed because the disk (or the user's quota) is full. Nothing was left behind: the temp
+ * file is removed, and the key's file is either absent or the complete file from before.
+ */
+export class StorageFullError extends Error {
+  constructor(
+    readonly key: string,
+    readonly root: string,
+    readonly code: "ENOSPC" | "EDQUOT",
+  ) {
+    super(
+      `storage is full (${code === "EDQUOT" ? "disk quota exceeded" : "no space left on device"}) ` +
+        `writing ${key} under ${root}: free space there (or point XRAY_DATA_DIR at a larger disk) and try again`,
+    );
+    this.name = "StorageFullError";
+  }
+}
+
+/** True for the errors a full disk or quota gives (ENOSPC, EDQUOT), as StorageFullError or raw. */
+export function isStorageFull(err: unknown): boolean {
+  if (err instanceof StorageFullError) return true;
+  const code = err && typeof err === "object" && "code" in err ? err.code : undefined;
+  return code === "ENOSPC" || code === "EDQUOT";
 }
 
 const keySchema = z
@@ -51,14 +77,23 @@ export function blobKey(sha256: string, ext: string): string {
   return `${sha256.slice(0, 2)}/${sha256}.${clean}`;
 }
 
-async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+async function writeAtomic(
+  file: string,
+  data: Uint8Array | string,
+  where: { key: string; root: string },
+): Promise<void> {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
+    await mkdir(path.dirname(file), { recursive: true });
     await writeFile(tmp, data);
     await rename(tmp, file);
   } catch (err) {
     await rm(tmp, { force: true });
+    if (isStorageFull(err)) {
+      const code =
+        err && typeof err === "object" && "code" in err && err.code === "EDQUOT" ? "EDQUOT" : "ENOSPC";
+      throw new StorageFullError(where.key, where.root, code);
+    }
     throw err;
   }
 }
@@ -86,11 +121,12 @@ export function createLocalStorage(root: string): Storage {
       const key = blobKey(sha256, ext);
       const file = pathOf(key);
       const existing = await stat(file).catch(() => null);
-      if (!existing || existing.size !== data.byteLength) await writeAtomic(file, data);
+      if (!existing || existing.size !== data.byteLength)
+        await writeAtomic(file, data, { key, root: absRoot });
       return { key, sha256, size: data.byteLength };
     },
     async putAt(key, data) {
-      await writeAtomic(pathOf(key), data);
+      await writeAtomic(pathOf(key), data, { key, root: absRoot });
     },
     async read(key) {
       return await readFile(pathOf(key)).catch((e: unknown) => missing(key, e));

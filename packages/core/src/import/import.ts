@@ -26,7 +26,7 @@ import {
   formatSize,
   isImageRefusal,
 } from "@xray/imaging";
-import { type Storage, sha256Hex } from "@xray/storage";
+import { isStorageFull, type Storage, sha256Hex } from "@xray/storage";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Actor } from "../actor";
 import { recordAudit } from "../audit";
@@ -101,16 +101,23 @@ const CHUNK = 96;
 const CHUNK_BYTES = 256 * 1024 * 1024;
 const MAX_STORED_REFUSALS = 10_000;
 
+/** Runs fn over items, n at a time. The first failure stops the pool; it throws once all have stopped. */
 async function mapPool<T, R>(items: T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
+  const failures: unknown[] = [];
   let next = 0;
   const worker = async () => {
-    while (next < items.length) {
+    while (failures.length === 0 && next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i]!);
+      try {
+        out[i] = await fn(items[i]!);
+      } catch (err) {
+        failures.push(err);
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(n, items.length)) }, worker));
+  if (failures.length > 0) throw failures[0];
   return out;
 }
 
@@ -277,10 +284,10 @@ export async function importXrays(opts: ImportXraysOptions): Promise<ImportXrays
   const seenInRun = new Map<string, string>();
   const defaults = opts.defaults ?? {};
 
+  // The previous chunk's transaction runs while the next chunk is read and decoded.
+  let pending: Promise<void> = Promise.resolve();
   try {
     progress();
-    // The previous chunk's transaction runs while the next chunk is read and decoded.
-    let pending: Promise<void> = Promise.resolve();
     let next = 0;
     while (next < work.length) {
       // A chunk is up to CHUNK files or CHUNK_BYTES of them, whichever comes first: its bytes stay in
@@ -357,6 +364,9 @@ export async function importXrays(opts: ImportXraysOptions): Promise<ImportXrays
           };
         } catch (err) {
           if (isImageRefusal(err)) return { ...f, refusal: err.reason };
+          // A full disk is not this file's fault: stop the run (caught below, the import fails with
+          // the storage's message). This chunk's rows are not inserted, so no row lacks its files.
+          if (isStorageFull(err)) throw err;
           return {
             ...f,
             refusal: `could not be decoded (${err instanceof Error ? err.message : String(err)})`,
@@ -456,12 +466,17 @@ export async function importXrays(opts: ImportXraysOptions): Promise<ImportXrays
     }
     await pending;
   } catch (err) {
+    // The previous chunk's transaction may still be running: let it end, so the totals are final.
+    await pending.catch(() => {});
     await db
       .update(imports)
       .set({
         status: "failed",
         totals,
-        refusals: [...refused.slice(0, MAX_STORED_REFUSALS), { path: "(import)", reason: String(err) }],
+        refusals: [
+          ...refused.slice(0, MAX_STORED_REFUSALS),
+          { path: "(import)", reason: err instanceof Error ? err.message : String(err) },
+        ],
         finishedAt: sql`now()`,
       })
       .where(eq(imports.id, importId));
