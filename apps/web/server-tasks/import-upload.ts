@@ -7,7 +7,7 @@ import path from "node:path";
 import { ServiceError } from "@xray/core/errors";
 import { importXrays } from "@xray/core/import/index";
 import { closeDb, createDb } from "@xray/db/client";
-import { createLocalStorage } from "@xray/storage";
+import { createLocalStorage, StorageFullError } from "@xray/storage";
 import { z } from "zod";
 import { webEnv } from "../src/server/env";
 
@@ -38,6 +38,12 @@ async function main(): Promise<void> {
     });
     process.stdout.write(`${JSON.stringify({ ok: true, report })}\n`);
   } catch (err) {
+    if (err instanceof StorageFullError) {
+      // The import row says failed with this reason; the route answers 507 with it.
+      console.error(`[import] ${err.message}`);
+      process.stdout.write(`${JSON.stringify({ ok: false, code: "STORAGE_FULL", message: err.message })}\n`);
+      return;
+    }
     if (!(err instanceof ServiceError)) throw err;
     process.stdout.write(`${JSON.stringify({ ok: false, code: err.code, message: err.message })}\n`);
   } finally {

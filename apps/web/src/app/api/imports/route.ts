@@ -82,7 +82,14 @@ export async function POST(request: Request) {
       source: `upload by ${user.email}: ${files.length} file${files.length === 1 ? "" : "s"}`,
     });
     if (result.ok) return json(200, result.report);
-    const status = result.code === "NOT_FOUND" ? 404 : result.code === "FORBIDDEN" ? 403 : 400;
+    const status =
+      result.code === "NOT_FOUND"
+        ? 404
+        : result.code === "FORBIDDEN"
+          ? 403
+          : result.code === "STORAGE_FULL"
+            ? 507
+            : 400;
     return json(status, { error: result.message });
   } finally {
     await rm(work, { recursive: true, force: true });
