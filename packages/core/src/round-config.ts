@@ -36,7 +36,8 @@ export const roundConfigSchema = z
         z
           .object({
             mode: z.literal("ssl"),
-            method: z.enum(["simclr"]).default("simclr"),
+            /** Self-supervised method (@xray/ml SSL_METHODS); the temperature is SimCLR's only. */
+            method: z.enum(["simclr", "simsiam"]).default("simclr"),
             epochs: z.number().int().min(1).max(200).default(5),
             batchSize: z.number().int().min(8).max(512).default(64),
             temperature: z.number().min(0.01).max(2).default(0.2),

@@ -74,7 +74,9 @@ export {
 export {
   buildClassifier,
   buildEncoder,
+  buildPredictorHead,
   buildProjectionHead,
+  buildSimSiamProjector,
   type ClassifierNet,
   classifierFromFull,
   copyEncoderWeights,
@@ -95,15 +97,27 @@ export {
   type PretrainResult,
   type PretrainStage,
   registerPretrainer,
+  SSL_METHODS,
   type SslConfig,
   type SslConfigInput,
+  type SslMethodName,
   simclr,
+  simsiam,
   sslConfigSchema,
   type ViewFn,
 } from "./ssl/pretrain";
 export { ntXentLoss } from "./ssl/simclr";
+export { negativeCosine, simsiamLoss, stopGradient } from "./ssl/simsiam";
 // Training utilities
 export { type ArrayEntry, type Checkpoint, loadCheckpoint, saveCheckpoint } from "./train/checkpoint";
+export {
+  type StepControl,
+  type StepProgress,
+  type StopCheck,
+  TrainingCancelled,
+  TrainLoop,
+  type TrainState,
+} from "./train/loop";
 export { AdamW, type OptimizerState } from "./train/optimizer";
 export { cosineWithWarmup } from "./train/schedule";
 export { mixSeed } from "./train/seed";

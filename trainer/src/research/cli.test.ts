@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { squaresDataset } from "@xray/ml";
+import { loadCheckpoint, squaresDataset } from "@xray/ml";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../cli.js";
@@ -103,6 +103,34 @@ describe("pnpm trainer", () => {
       const prob = Number(first[2]);
       expect(prob).toBeGreaterThanOrEqual(0);
       expect(prob).toBeLessThanOrEqual(1);
+    } finally {
+      spy.mockRestore();
+      err.mockRestore();
+    }
+  }, 600_000);
+
+  it("pretrain --method simsiam trains SimSiam and records the method; an unknown method is refused", async () => {
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      const data = join(dir, "data");
+      const common = ["--data", data, "--size", String(size), "--width", "8", "--blocks", "1,1"];
+      const pre = join(dir, "pre-simsiam");
+      const args = ["pretrain", ...common, "--epochs", "1", "--batch-size", "8", "--run-dir", pre];
+      expect(await main([...args, "--method", "simsiam"])).toBe(0);
+      const meta = JSON.parse(await readFile(join(pre, "model", "metadata.json"), "utf8")) as {
+        extra?: { method?: string };
+      };
+      expect(meta.extra?.method).toBe("simsiam");
+      const config = JSON.parse(await readFile(join(pre, "config.json"), "utf8")) as {
+        ssl: { settings: { method?: string } };
+      };
+      expect(config.ssl.settings.method).toBe("simsiam");
+      const ck = await loadCheckpoint(join(pre, "checkpoints", "last.ckpt"));
+      expect(ck.meta.method).toBe("simsiam");
+      await expect(main([...args.slice(0, -1), join(dir, "pre-byol"), "--method", "byol"])).rejects.toThrow(
+        /invalid config: ssl.settings.method/,
+      );
     } finally {
       spy.mockRestore();
       err.mockRestore();

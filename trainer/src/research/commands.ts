@@ -58,6 +58,7 @@ const FLAGS = {
   "lambda-u": { type: "string" },
   encoder: { type: "string" },
   temperature: { type: "string" },
+  method: { type: "string" },
   stages: { type: "string" },
   model: { type: "string" },
   split: { type: "string" },
@@ -113,6 +114,7 @@ export async function resolveConfig(
     fitSettings.lr = num(f.lr);
   }
   if (f.temperature) sslSettings.temperature = num(f.temperature);
+  if (f.method) sslSettings.method = f.method;
   if (f.stages) (ssl as Record<string, unknown>).stages = JSON.parse(f.stages);
   if (f.supervised) fixmatch.enabled = false;
   if (f.threshold) fixmatch.threshold = num(f.threshold);
@@ -416,8 +418,8 @@ const common =
 export const researchCommands: Command[] = [
   {
     name: "pretrain",
-    summary: "self-supervised pretraining (SimCLR) on one or more image sources",
-    usage: `pretrain ${common} [--epochs 10] [--batch-size 64] [--stages '[{"name":"human","source":"...","epochs":5}]'] [--resume]`,
+    summary: "self-supervised pretraining (SimCLR or SimSiam) on one or more image sources",
+    usage: `pretrain ${common} [--method simclr|simsiam] [--epochs 10] [--batch-size 64] [--temperature 0.2] [--stages '[{"name":"human","source":"...","epochs":5}]'] [--resume]`,
     run: pretrainCmd,
   },
   {
