@@ -68,7 +68,18 @@ export async function planScoring(
         .where(and(eq(scoreRuns.versionId, opts.versionId), isNull(scoreRuns.finishedAt)))
     )[0];
   const existing = await open();
-  if (existing) return { run: existing, created: false };
+  if (existing) {
+    if (opts.roundId && !existing.roundId) {
+      // A run planned for new imports before the round got here: the round adopts it, so that its
+      // follow-up finishes the round.
+      await db
+        .update(scoreRuns)
+        .set({ roundId: opts.roundId })
+        .where(and(eq(scoreRuns.id, existing.id), isNull(scoreRuns.roundId)));
+      return { run: { ...existing, roundId: opts.roundId }, created: false };
+    }
+    return { run: existing, created: false };
+  }
   const version = await getVersion(db, opts.versionId);
   const [{ total } = { total: 0 }] = await db
     .select({ total: sql<number>`count(*)::int` })
@@ -100,9 +111,16 @@ export async function planScoring(
   return { run: raced, created: false };
 }
 
-/** Asks other workers to help: one score-shard job per shard beyond the planner's own (at most 64). */
-export async function enqueueShardHelpers(jobs: Pick<JobQueue, "enqueue">, run: ScoreRun): Promise<number> {
-  const n = Math.min(64, run.shards - 1);
+/**
+ * Asks workers to help: one score-shard job per shard beyond the planner's own (at most 64), or per
+ * shard when the planner does not score itself.
+ */
+export async function enqueueShardHelpers(
+  jobs: Pick<JobQueue, "enqueue">,
+  run: ScoreRun,
+  plannerScores = true,
+): Promise<number> {
+  const n = Math.min(64, plannerScores ? run.shards - 1 : run.shards);
   for (let i = 0; i < n; i++) await jobs.enqueue({ type: "score-shard", runId: run.id });
   return n;
 }
@@ -531,4 +549,41 @@ export async function reapScoreRuns(
     await jobs.enqueue({ type: "score-shard", runId: r.id });
   }
   return res.rows.length;
+}
+
+/**
+ * Images imported after a dataset's model was last scored get scored and ranked: for each dataset
+ * with an import that finished after its version's last scoring run (the active version, else the
+ * latest), a run is planned and its shards queued. The run scores only the new images; its follow-up
+ * re-ranks the queue with the version's strategy when it is active, or cold-starts it (seeded random
+ * order, diverse picks on the version's embeddings on top) when no version is active. Without any
+ * version there is nothing to do: imports give new images a seeded random priority themselves.
+ */
+export async function scoreAfterImports(
+  db: Db,
+  jobs: Pick<JobQueue, "enqueue">,
+  opts: { log: (l: string) => void },
+): Promise<number> {
+  const res = await db.execute<{ version_id: string }>(sql`
+    select v.id as version_id from datasets d
+    cross join lateral (
+      select mv.id, mv.created_at from model_versions mv where mv.dataset_id = d.id
+      order by mv.is_active desc, mv.number desc limit 1) v
+    where exists (
+        select 1 from imports im where im.dataset_id = d.id and im.status = 'finished'
+          and coalesce((im.totals->>'imported')::int, 0) > 0
+          and im.finished_at > coalesce(
+            (select max(r.created_at) from score_runs r where r.version_id = v.id), v.created_at))
+      and not exists (select 1 from score_runs r where r.version_id = v.id and r.finished_at is null)`);
+  let planned = 0;
+  for (const r of res.rows) {
+    const { run, created } = await planScoring(db, { versionId: r.version_id });
+    if (!created) continue;
+    planned++;
+    const n = await enqueueShardHelpers(jobs, run, false);
+    opts.log(
+      `version ${r.version_id}: new images imported; scoring run ${run.id} in ${run.shards} shard(s), ${n} job(s)`,
+    );
+  }
+  return planned;
 }

@@ -2,10 +2,11 @@ import { hostname } from "node:os";
 import { JOB_QUEUE, type JobData, type JobQueue, openJobQueue, type Platform } from "@xray/core";
 import { trainingRounds } from "@xray/db";
 import { and, inArray, lt, or, sql } from "drizzle-orm";
+import { isConnectionError } from "./db-errors";
 import { runHeatmapsJob } from "./heatmaps";
 import { runRoundJob } from "./round";
 import { runScoreJob } from "./score";
-import { reapScoreRuns, runScoreShardJob } from "./scoring";
+import { reapScoreRuns, runScoreShardJob, scoreAfterImports } from "./scoring";
 
 export interface WorkerOptions {
   platform: Platform;
@@ -76,6 +77,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
   const jobs = await openJobQueue(platform.databaseUrl, { supervise: true });
   const abort = new AbortController();
   let lastReap = 0;
+  let failing = false;
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -98,8 +100,13 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
           lastReap = Date.now();
           await reapOrphanedRounds(platform, jobs, { staleAfterMs, maxAttempts, log });
           await reapScoreRuns(platform.db, jobs, { staleAfterMs, log });
+          await scoreAfterImports(platform.db, jobs, { log });
         }
         const [job] = await jobs.boss.fetch<JobData>(JOB_QUEUE, { batchSize: 1 });
+        if (failing) {
+          failing = false;
+          log("job queue reachable again");
+        }
         if (!job) {
           await sleep(pollMs);
           continue;
@@ -119,8 +126,10 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
           await jobs.boss.fail(JOB_QUEUE, job.id, { message }).catch(() => {});
         }
       } catch (err) {
-        // Database restarts and the like: wait and go on.
-        log(`loop error: ${err instanceof Error ? err.message : String(err)}`);
+        // Database restarts and the like: wait and go on (one line per outage, not one per poll).
+        if (!failing || !isConnectionError(err))
+          log(`loop error: ${err instanceof Error ? err.message : String(err)}`);
+        failing = true;
         await sleep(Math.max(pollMs, 2_000));
       }
     }

@@ -3,6 +3,7 @@
  * seeding. Each file is refused with a reason or stored (original, normalized 8-bit PNG, thumbnail, all
  * content-addressed); a bad file never stops the rest, and the same bytes again are a duplicate.
  */
+import { randomUUID } from "node:crypto";
 import { readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import {
@@ -32,6 +33,7 @@ import type { Actor } from "../actor";
 import { recordAudit } from "../audit";
 import { getDataset } from "../datasets";
 import { ServiceError } from "../errors";
+import { COLD_START_SEED, seededPriority } from "../seeded-priority";
 import { type CsvTable, parseCsv } from "./csv";
 import {
   checkMapping,
@@ -381,6 +383,7 @@ export async function importXrays(opts: ImportXraysOptions): Promise<ImportXrays
           return [];
         }
         const l = d.item.labels;
+        const imageId = randomUUID();
         const provenance: ImageProvenance = {
           sourcePath: d.item.rel,
           importId,
@@ -391,7 +394,10 @@ export async function importXrays(opts: ImportXraysOptions): Promise<ImportXrays
         return [
           {
             values: {
+              id: imageId,
               datasetId: dataset.id,
+              // Ranked from the start: the cold-start order (seeded random); a version re-ranks later.
+              priority: seededPriority(COLD_START_SEED, imageId),
               sha256: d.sha256,
               originalKey: d.keys.original,
               normalizedKey: d.keys.normalized,
