@@ -6,8 +6,8 @@
  *
  *   pnpm --filter @xray/bench-queue bench --images 1000000 --annotators 50 --seconds 30
  *
- * HTTP mode (--url) is not available yet: the web routes for the queue do not exist. Once they do,
- * point a load generator (autocannon) at them; this script measures the service layer the routes call.
+ * HTTP mode (--http, or --url with DATABASE_URL): the same loop through the production server's
+ * tRPC routes, each annotator signed in with its own session; see http.ts and README.md.
  */
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -37,14 +37,27 @@ const { values: args } = parseArgs({
     rank: { type: "boolean", default: false },
     /** First, one annotator alone for this many seconds: the uncontended latency. */
     "solo-seconds": { type: "string", default: "0" },
+    /** HTTP mode: start an embedded PostgreSQL and the production server, drive the tRPC routes. */
+    http: { type: "boolean", default: false },
+    /** HTTP mode against a running server (seeds into DATABASE_URL, the server's database). */
     url: { type: "string" },
+    /** HTTP mode: port for the server it starts (default: a free one). */
+    port: { type: "string" },
   },
 });
-if (args.url) {
-  console.error(
-    "--url (HTTP mode) needs the queue's web routes, which do not exist yet; see the header comment.",
-  );
-  process.exit(2);
+if (args.http || args.url) {
+  // HTTP mode: the same loop through the production server's tRPC routes (bench/queue/http.ts).
+  const { runHttpBench } = await import("./http");
+  const ok = await runHttpBench({
+    images: Number(args.images),
+    annotators: Number(args.annotators),
+    seconds: Number(args.seconds),
+    warmup: Number(args.warmup),
+    thinkMs: Number(String(args["think-ms"]).split(",")[0]),
+    ...(args.url ? { url: args.url } : {}),
+    ...(args.port ? { port: Number(args.port) } : {}),
+  });
+  process.exit(ok ? 0 : 1);
 }
 const IMAGES = Number(args.images);
 const ANNOTATORS = Number(args.annotators);
