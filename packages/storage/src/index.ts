@@ -25,8 +25,38 @@ export interface Storage {
   pathOf(key: string): string;
 }
 
-export class StorageKeyError extends Error {}
+/**
+ * Error classes checked with `instanceof` by brand, not by prototype: Next bundles this package into
+ * each route separately, and the web server's one shared Storage (created by whichever route came
+ * first) throws the first bundle's classes. A brand registered with Symbol.for is the same everywhere.
+ */
+function branded(name: string) {
+  const brand = Symbol.for(`xray.storage.${name}`);
+  return {
+    brand,
+    is: (value: unknown): boolean => typeof value === "object" && value !== null && brand in value,
+  };
+}
+const KEY_ERROR = branded("StorageKeyError");
+const MISSING_ERROR = branded("StorageMissingError");
+const FULL_ERROR = branded("StorageFullError");
+
+export class StorageKeyError extends Error {
+  readonly [KEY_ERROR.brand] = true;
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return KEY_ERROR.is(value);
+  }
+  constructor(message: string) {
+    super(message);
+    this.name = "StorageKeyError";
+  }
+}
+
 export class StorageMissingError extends Error {
+  readonly [MISSING_ERROR.brand] = true;
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return MISSING_ERROR.is(value);
+  }
   constructor(readonly key: string) {
     super(`stored file not found: ${key}`);
     this.name = "StorageMissingError";
@@ -38,6 +68,10 @@ export class StorageMissingError extends Error {
  * file is removed, and the key's file is either absent or the complete file from before.
  */
 export class StorageFullError extends Error {
+  readonly [FULL_ERROR.brand] = true;
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return FULL_ERROR.is(value);
+  }
   constructor(
     readonly key: string,
     readonly root: string,
