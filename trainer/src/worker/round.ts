@@ -1,8 +1,10 @@
 import { rm } from "node:fs/promises";
 import { parseRoundConfig, recordAudit } from "@xray/core";
+import { getVersion } from "@xray/core/versions";
 import { modelVersions, trainingRounds } from "@xray/db";
 import { and, eq, max, or, sql } from "drizzle-orm";
 import { trainRound } from "../pipeline/train";
+import { assertArtifacts } from "./errors";
 import { RoundCancelled, RoundLost, RoundReporter } from "./progress";
 import { runScoring } from "./scoring";
 import type { WorkerContext } from "./worker";
@@ -56,6 +58,10 @@ export async function runRoundJob(ctx: WorkerContext, roundId: string): Promise<
   };
   try {
     let versionId = round.versionId;
+    // A version whose encoder this round reuses must still have its files: else fail now with a
+    // reason (ArtifactsMissingError, not retryable), before any training.
+    if (!versionId && config.pretrain.mode === "reuse")
+      await assertArtifacts(storage, await getVersion(db, config.pretrain.versionId), "reusing its encoder");
     if (!versionId) {
       const trained = await trainRound({
         db,
