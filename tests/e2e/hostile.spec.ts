@@ -18,6 +18,44 @@ async function signedIn(browser: Browser, role: UserRole): Promise<Page> {
 }
 
 const ID = randomUUID();
+
+/** The script-src sources of a policy. */
+function scriptSources(csp: string): string[] {
+  const directive = csp.split(";").find((d) => d.trim().startsWith("script-src ")) ?? "";
+  return directive.trim().split(/\s+/).slice(1);
+}
+
+function nonceOf(csp: string): string | undefined {
+  return scriptSources(csp)
+    .find((s) => s.startsWith("'nonce-"))
+    ?.slice(7, -1);
+}
+
+/**
+ * Collects CSP violations of a page: the browser's console complaints and the document's
+ * `securitypolicyviolation` events (read with cspViolations() before leaving each page).
+ */
+async function watchCsp(page: Page): Promise<string[]> {
+  const seen: string[] = [];
+  page.on("console", (msg) => {
+    if (/Content Security Policy|Refused to (execute|load|apply|connect|create)/i.test(msg.text()))
+      seen.push(`console: ${msg.text()}`);
+  });
+  await page.addInitScript(() => {
+    const w = window as unknown as { __csp?: string[] };
+    w.__csp = [];
+    document.addEventListener("securitypolicyviolation", (e) => {
+      w.__csp?.push(
+        `${e.violatedDirective} blocked ${e.blockedURI || "inline"} (${e.sourceFile}:${e.lineNumber})`,
+      );
+    });
+  });
+  return seen;
+}
+
+async function pageViolations(page: Page): Promise<string[]> {
+  return await page.evaluate(() => (window as unknown as { __csp?: string[] }).__csp ?? ["no CSP watcher"]);
+}
 const HOSTILE_PATHS = [
   "/api/images/..%2F..%2F..%2Fetc%2Fpasswd/thumb",
   "/api/images/not-a-uuid/thumb",
@@ -79,12 +117,26 @@ test("the production server sends the security headers on pages and API answers"
     expect(csp, path).toContain("default-src 'self'");
     expect(csp, path).toContain("object-src 'none'");
     expect(csp, path).not.toContain("unsafe-eval");
+    expect(scriptSources(csp), path).not.toContain("'unsafe-inline'");
     expect(h["x-content-type-options"], path).toBe("nosniff");
     expect(h["x-frame-options"], path).toBe("DENY");
     expect(h["referrer-policy"], path).toBe("same-origin");
     expect(h["permissions-policy"], path).toContain("camera=()");
     expect(h["x-powered-by"], path).toBeUndefined();
   }
+  // Pages: a fresh nonce per response, and every script Next rendered carries it.
+  const nonces = new Set<string>();
+  for (let i = 0; i < 3; i++) {
+    const res = await request.get("/login");
+    const nonce = nonceOf(res.headers()["content-security-policy"] ?? "");
+    expect(nonce).toMatch(/^[A-Za-z0-9+/]{22}==$/);
+    nonces.add(nonce ?? "");
+    const html = await res.text();
+    const scripts = [...html.matchAll(/<script\b[^>]*>/g)].map((m) => m[0]);
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const tag of scripts) expect(tag).toContain(`nonce="${nonce}"`);
+  }
+  expect(nonces.size).toBe(3);
   // The portal still works under the policy: signing in (a server action) and the pages that load
   // images and the canvas viewer raise no CSP complaint.
   await logIn(page, DEMO_ACCOUNTS.annotator.email, DEMO_ACCOUNTS.annotator.password);
@@ -95,6 +147,53 @@ test("the production server sends the security headers on pages and API answers"
     await page.waitForLoadState("networkidle");
   }
   expect(violations).toEqual([]);
+});
+
+test("no script is blocked: login, reading (konva), research, audit log and a 404 load with zero CSP violations", async ({
+  browser,
+}) => {
+  const visit = async (page: Page, path: string, ready: (p: Page) => Promise<void>) => {
+    const res = await page.goto(path);
+    expect(res?.status(), path).toBeLessThan(500);
+    await ready(page);
+    await page.waitForLoadState("networkidle");
+    // Next's client bootstrap ran (it sets window.next): its scripts were not blocked.
+    expect(await page.evaluate(() => "next" in window), path).toBe(true);
+    return await pageViolations(page);
+  };
+  const signedOut = await (await browser.newContext()).newPage();
+  const consoleOut = await watchCsp(signedOut);
+  const loginViolations = await visit(signedOut, "/login", async (p) => {
+    await expect(p.getByRole("button", { name: "Sign in" })).toBeEnabled();
+  });
+
+  const journeys: [UserRole, string, (p: Page) => Promise<void>][] = [
+    ["annotator", "/read", async (p) => await expect(p.locator("canvas").first()).toBeVisible()],
+    [
+      "researcher",
+      "/research",
+      async (p) => await expect(p.getByRole("heading", { level: 1 }).first()).toBeVisible(),
+    ],
+    ["admin", "/admin/audit", async (p) => await expect(p.getByTestId("audit-table")).toBeVisible()],
+    [
+      "admin",
+      `/no-such-page-${ID}`,
+      async (p) => await expect(p.getByRole("heading", { name: /404/ })).toBeVisible(),
+    ],
+  ];
+  const found: Record<string, string[]> = { "/login": loginViolations, "signed-out console": consoleOut };
+  for (const [role, path, ready] of journeys) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const consoleMsgs = await watchCsp(page);
+    await logIn(page, DEMO_ACCOUNTS[role].email, DEMO_ACCOUNTS[role].password);
+    await expect(page.getByTestId("current-role")).toHaveText(role);
+    found[`${role} home (before ${path})`] = await pageViolations(page);
+    found[path] = await visit(page, path, ready);
+    found[`${role} ${path} console`] = consoleMsgs;
+    await context.close();
+  }
+  for (const [where, list] of Object.entries(found)) expect(list, where).toEqual([]);
 });
 
 for (const role of ["annotator", "admin", "lead"] as const satisfies readonly UserRole[]) {

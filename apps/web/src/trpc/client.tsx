@@ -6,6 +6,12 @@ import { createTRPCContext } from "@trpc/tanstack-react-query";
 import type { AppRouter } from "@xray/api";
 import { type ReactNode, useState } from "react";
 import superjson from "superjson";
+import { z } from "zod";
+
+// No eval in the browser: the CSP forbids it (docs/security.md), and zod's JIT would otherwise
+// probe with `new Function("")`, which the browser reports as a violation even though zod catches
+// it. Every portal page loads this module before any schema parses.
+z.config({ jitless: true });
 
 export const { TRPCProvider, useTRPC } = createTRPCContext<AppRouter>();
 

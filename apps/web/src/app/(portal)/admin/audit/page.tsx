@@ -104,7 +104,7 @@ export default async function AuditPage({
             </thead>
             <tbody>
               {shown.map((e) => (
-                <tr key={e.id} data-testid="audit-row" data-action={e.action}>
+                <tr key={e.id} data-testid="audit-row" data-id={e.id} data-action={e.action}>
                   <td>{when(e.at)}</td>
                   <td>{e.actorEmail ?? <span className="muted">system</span>}</td>
                   <td>
