@@ -13,17 +13,13 @@
  * - a lease the dead server handed out is given back to the same annotator by the restarted one
  *   (or has expired), and every annotator reads again through the restarted server.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { expect, test } from "@playwright/test";
 import type { Actor } from "@xray/core/actor";
 import { seedDataset, seedImages } from "@xray/core/queue.fixtures";
 import { auditEvents, closeDb, type Db, datasets, images, leases, reads, users } from "@xray/db";
 import { and, eq, inArray, sql } from "drizzle-orm";
-import { e2eDatabaseUrl, e2eDataDir, makeAnnotator, openE2eDb } from "./platform";
+import { freePort, HttpSession, TrpcError, WebServer } from "./fault-server";
+import { makeAnnotator, openE2eDb } from "./platform";
 
 const ANNOTATORS = 12;
 const READS_PER_IMAGE = 2;
@@ -32,142 +28,6 @@ const IMAGES = 400;
 const KILL_AFTER = 40;
 const IN_FLIGHT_AT_KILL = 3;
 const PASSWORD = "E2e-annotator-pass-1";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const webDir = path.join(root, "apps/web");
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** `next start` of the production build, detached into its own process group (killed as a group). */
-class WebServer {
-  private child: ChildProcess | null = null;
-  output = "";
-  constructor(readonly port: number) {}
-  get base() {
-    return `http://127.0.0.1:${this.port}`;
-  }
-  async start(): Promise<number> {
-    const t0 = performance.now();
-    const dataDir = e2eDataDir();
-    const child = spawn(
-      path.join(webDir, "node_modules/.bin/next"),
-      ["start", "-p", String(this.port), "-H", "127.0.0.1"],
-      {
-        cwd: webDir,
-        detached: true,
-        stdio: ["ignore", "pipe", "pipe"],
-        env: {
-          ...process.env,
-          NODE_ENV: "production",
-          NEXT_TELEMETRY_DISABLED: "1",
-          DATABASE_URL: e2eDatabaseUrl(),
-          XRAY_DATA_DIR: dataDir,
-          AUTH_SECRET: readFileSync(path.join(dataDir, "auth-secret"), "utf8").trim(),
-          AUTH_TRUST_HOST: "true",
-        },
-      },
-    );
-    this.child = child;
-    const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString("utf8")).slice(-20_000);
-    };
-    child.stdout?.on("data", keep);
-    child.stderr?.on("data", keep);
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`next start exited (${child.exitCode}): ${this.output}`);
-      try {
-        if ((await fetch(`${this.base}/login`, { redirect: "manual" })).status < 500)
-          return performance.now() - t0;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`next start did not answer within 60 s: ${this.output}`);
-  }
-  /** SIGKILL of the whole process group (the `next` shim and the server it runs). */
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once("exit", r));
-    process.kill(-child.pid, "SIGKILL");
-    await exited;
-  }
-}
-
-class TrpcError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(`${code}: ${message}`);
-  }
-}
-
-/** One annotator's HTTP session: next-auth's credentials sign-in, then tRPC over fetch with its cookie. */
-class Annotator {
-  private cookies = new Map<string, string>();
-  constructor(
-    readonly actor: Actor,
-    readonly email: string,
-    private server: WebServer,
-  ) {}
-  private async call(url: string, init: RequestInit = {}): Promise<Response> {
-    const res = await fetch(`${this.server.base}${url}`, {
-      ...init,
-      redirect: "manual",
-      headers: {
-        ...(init.headers as Record<string, string> | undefined),
-        cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "),
-      },
-    });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair = ""] = c.split(";");
-      const i = pair.indexOf("=");
-      if (i > 0) this.cookies.set(pair.slice(0, i), pair.slice(i + 1));
-    }
-    return res;
-  }
-  async signIn(): Promise<void> {
-    const { csrfToken } = (await (await this.call("/api/auth/csrf")).json()) as { csrfToken: string };
-    const res = await this.call("/api/auth/callback/credentials", {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ email: this.email, password: PASSWORD, csrfToken }),
-    });
-    await res.arrayBuffer();
-    if (![...this.cookies.keys()].some((k) => k.includes("session-token")))
-      throw new Error(`sign-in of ${this.email} failed (${res.status})`);
-  }
-  async trpc<T>(procedure: string, input: unknown): Promise<T> {
-    const res = await this.call(`/api/trpc/${procedure}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ json: input }),
-    });
-    const body = (await res.json()) as {
-      result?: { data?: { json?: T } };
-      error?: { json?: { message?: string; data?: { code?: string } } };
-    };
-    if (!res.ok || !body.result?.data)
-      throw new TrpcError(
-        body.error?.json?.data?.code ?? `HTTP ${res.status}`,
-        body.error?.json?.message ?? "",
-      );
-    return body.result.data.json as T;
-  }
-}
 
 type Next = { image: { id: string }; resumed: boolean } | null;
 
@@ -209,12 +69,12 @@ test("web server SIGKILLed mid-submit: every acknowledged read is stored once an
       readsNeeded: READS_PER_IMAGE,
       randomPriority: true,
     });
-    const clients: Annotator[] = [];
+    const clients: HttpSession[] = [];
     for (let i = 0; i < ANNOTATORS; i++) {
       const actor = await makeAnnotator(db, `fault-kill-${i}`);
       actors.push(actor);
       const [u] = await db.select({ email: users.email }).from(users).where(eq(users.id, actor.id));
-      clients.push(new Annotator(actor, u?.email ?? "", server));
+      clients.push(new HttpSession(actor, u?.email ?? "", PASSWORD, server));
     }
 
     const firstStartMs = await server.start();
@@ -224,10 +84,10 @@ test("web server SIGKILLed mid-submit: every acknowledged read is stored once an
     const acknowledged: { id: string; imageId: string; userId: string }[] = [];
     let inFlightSubmits = 0;
     let cutSubmits = 0;
-    const cut: { client: Annotator; imageId: string; gate: "normal" | "abnormal" }[] = [];
+    const cut: { client: HttpSession; imageId: string; gate: "normal" | "abnormal" }[] = [];
     let failedCalls = 0;
     let killed = false;
-    const loop = async (c: Annotator, i: number) => {
+    const loop = async (c: HttpSession, i: number) => {
       while (!killed) {
         let imageId: string | null = null;
         try {

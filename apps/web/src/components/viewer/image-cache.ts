@@ -8,12 +8,27 @@ const MAX_ENTRIES = 12;
 const cache = new Map<string, Promise<GreyImage>>();
 const ready = new Map<string, GreyImage>();
 
+/**
+ * Why an image URL did not load, in words for the reader: an <img> error carries no status, so the
+ * server's answer is asked for once more (a missing stored file is a 404 with a plain-text reason).
+ */
+async function loadFailure(url: string): Promise<Error> {
+  try {
+    const res = await fetch(url, { cache: "no-store" });
+    if (res.ok) return new Error("the image could not be decoded");
+    const reason = (await res.text()).trim().slice(0, 200);
+    return new Error(`the image cannot be shown: ${reason || res.statusText} (HTTP ${res.status})`);
+  } catch {
+    return new Error("the image cannot be shown: the server could not be reached");
+  }
+}
+
 function load(url: string): Promise<GreyImage> {
   return new Promise<HTMLImageElement>((resolve, reject) => {
     const img = new Image();
     img.decoding = "async";
     img.onload = () => resolve(img);
-    img.onerror = () => reject(new Error(`could not load ${url}`));
+    img.onerror = () => void loadFailure(url).then(reject);
     img.src = url;
   }).then((img) => greyOf(img));
 }

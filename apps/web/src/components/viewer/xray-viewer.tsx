@@ -269,7 +269,7 @@ export function XrayViewer({
       void loadGrey(fullUrl(image.id)).then(
         (g) => show(g, true),
         (err: unknown) => {
-          if (!cancelled) setError(err instanceof Error ? err.message : "the image did not load");
+          if (!cancelled) setError(err instanceof Error ? err.message : "the image cannot be shown");
         },
       );
     }
@@ -312,7 +312,10 @@ export function XrayViewer({
           heatRef.current = { url: heatmap.url, canvas: c };
           place(c);
         },
-        () => {},
+        () => {
+          // The image stays readable; say why the overlay is absent (e.g. its file is missing).
+          if (!cancelled) setError("the heatmap cannot be shown (its file is missing or the server is down)");
+        },
       );
     }
     return () => {
@@ -392,7 +395,11 @@ export function XrayViewer({
         </span>
         {shown.wl.invert ? <span>inverted</span> : null}
         {shown.loading ? <span>loading full resolution…</span> : null}
-        {error ? <span className="xv-error">{error}</span> : null}
+        {error ? (
+          <span className="xv-error" role="alert" data-testid="viewer-error">
+            {error}
+          </span>
+        ) : null}
       </div>
     </div>
   );

@@ -30,7 +30,10 @@ export async function GET(_request: Request, ctx: { params: Promise<{ versionId:
     });
   } catch (err) {
     if (err instanceof ServiceError && err.code === "NOT_FOUND") return plain(404, "no such version");
-    if (err instanceof StorageMissingError) return plain(404, "the model file is missing from storage");
+    if (err instanceof StorageMissingError) {
+      console.error(`[export] stored file missing for model version ${p.data.versionId}: ${err.key}`);
+      return plain(404, "the model file is missing from storage");
+    }
     throw err;
   }
 }

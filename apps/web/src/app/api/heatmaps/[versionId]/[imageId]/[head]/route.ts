@@ -53,7 +53,12 @@ export async function GET(
   } catch (err) {
     if (err instanceof ServiceError && err.code === "FORBIDDEN") return text(403, err.message);
     if (err instanceof ServiceError && err.code === "NOT_FOUND") return text(404, "no such heatmap");
-    if (err instanceof StorageMissingError) return text(404, "heatmap file missing");
+    if (err instanceof StorageMissingError) {
+      console.error(
+        `[heatmaps] stored file missing for version ${versionId} image ${imageId} head ${head}: ${err.key}`,
+      );
+      return text(404, "the heatmap file is missing from storage");
+    }
     throw err;
   }
 }
