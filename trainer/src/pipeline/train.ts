@@ -13,6 +13,7 @@ import { loadClassifier, saveClassifier } from "@xray/ml/io/model-io";
 import { perHeadReport } from "@xray/ml/metrics/index";
 import { buildClassifier, copyEncoderWeights } from "@xray/ml/models/resnet";
 import { getPretrainer } from "@xray/ml/ssl/pretrain";
+import { TrainingCancelled } from "@xray/ml/train/loop";
 import type { Storage } from "@xray/storage";
 import { and, eq } from "drizzle-orm";
 import type { RoundReporter } from "../worker/progress";
@@ -117,84 +118,109 @@ export async function trainRound(args: TrainRoundArgs): Promise<TrainRoundResult
       pixels: concat(labelledSet.pixels, poolSet.pixels),
     };
     const pretrainer = getPretrainer(ssl.method);
-    await pretrainer.pretrain({
-      config: {
-        method: ssl.method,
-        seed: config.seed,
-        batchSize: Math.min(ssl.batchSize, all.count),
-        temperature: ssl.temperature,
-        lr: ssl.learningRate,
-      },
-      encoder: net.encoder,
-      encoderConfig: net.config.encoder,
-      stages: [{ name: dataset.name, data: all, epochs: ssl.epochs }],
-      view: (x, rng) => sslView(x, rng),
-      runDir: path.join(args.workDir, "ssl"),
-      resume: true,
-      onEpoch: (m) => {
-        reporter.update({
-          stage: "pretraining",
-          epoch: m.globalEpoch + 1,
-          epochs: ssl.epochs,
-          step: m.step,
-          losses: { contrastive: m.loss },
-          etaSeconds: Math.round((m.seconds * (ssl.epochs - m.globalEpoch - 1)) as number),
-        });
-        void reporter.metric("pretrain", m.globalEpoch + 1, { loss: m.loss, lr: m.lr, seconds: m.seconds });
-        reporter.check();
-      },
-    });
+    await honourCancel(
+      reporter,
+      pretrainer.pretrain({
+        config: {
+          method: ssl.method,
+          seed: config.seed,
+          batchSize: Math.min(ssl.batchSize, all.count),
+          temperature: ssl.temperature,
+          lr: ssl.learningRate,
+        },
+        encoder: net.encoder,
+        encoderConfig: net.config.encoder,
+        stages: [{ name: dataset.name, data: all, epochs: ssl.epochs }],
+        view: (x, rng) => sslView(x, rng),
+        runDir: path.join(args.workDir, "ssl"),
+        resume: true,
+        shouldStop: () => reporter.shouldStop(),
+        onStep: (p) =>
+          reporter.update({
+            stage: "pretraining",
+            epoch: p.epoch,
+            epochs: ssl.epochs,
+            step: p.step,
+            steps: p.stepsInEpoch * ssl.epochs,
+          }),
+        onEpoch: (m) => {
+          reporter.update({
+            stage: "pretraining",
+            epoch: m.globalEpoch,
+            epochs: ssl.epochs,
+            step: m.step,
+            losses: { [ssl.method === "simclr" ? "contrastive" : ssl.method]: m.loss },
+            // globalEpoch counts finished epochs (1 after the first).
+            etaSeconds: Math.round(m.seconds * (ssl.epochs - m.globalEpoch)),
+          });
+          void reporter.metric("pretrain", m.globalEpoch, { loss: m.loss, lr: m.lr, seconds: m.seconds });
+          reporter.check();
+        },
+      }),
+    );
     pretrained = true;
   }
 
   const fm = config.fixmatch;
   const fitStart = Date.now();
-  await fitClassifier({
-    config: {
-      seed: config.seed,
-      epochs: fm.epochs,
-      batchSize: Math.min(fm.batchSize, labelledSet.count),
-      lr: fm.learningRate,
-      seedInit: !pretrained,
-      fixmatch: {
-        enabled: fm.enabled && poolSet.count > 0,
-        mu: fm.mu,
-        threshold: fm.threshold,
-        lambdaU: fm.unsupervisedWeight,
-        distributionAlignment: fm.distributionAlignment,
-      },
-      ema: { enabled: fm.emaDecay > 0, decay: fm.emaDecay },
-    },
-    net,
-    labelled: { images: labelledSet, labels: matrix(train) },
-    ...(poolSet.count > 0 ? { unlabelled: poolSet } : {}),
-    augment: { weak: (x, rng) => weakAugment(x, rng), strong: (x, rng) => strongAugment(x, rng) },
-    runDir: path.join(args.workDir, "fit"),
-    resume: true,
-    onEpoch: (m) => {
-      const perEpoch = (Date.now() - fitStart) / 1000 / m.epoch;
-      const maskRates = Object.values(m.maskRate);
-      const maskRate = maskRates.length ? maskRates.reduce((a, b) => a + b, 0) / maskRates.length : 0;
-      reporter.update({
-        stage: fm.enabled ? "fixmatch" : "supervised",
-        epoch: m.epoch,
+  await honourCancel(
+    reporter,
+    fitClassifier({
+      config: {
+        seed: config.seed,
         epochs: fm.epochs,
-        step: m.step,
-        losses: { supervised: m.supervisedLoss, unsupervised: m.unsupervisedLoss },
-        maskRate,
-        etaSeconds: Math.round(perEpoch * (fm.epochs - m.epoch)),
-      });
-      void reporter.metric("fit", m.epoch, {
-        supervisedLoss: m.supervisedLoss,
-        unsupervisedLoss: m.unsupervisedLoss,
-        maskRate,
-        lr: m.lr,
-        seconds: m.seconds,
-        ...Object.fromEntries(Object.entries(m.maskRate).map(([k, v]) => [`maskRate.${k}`, v])),
-      });
-      reporter.check();
-    },
-  });
+        batchSize: Math.min(fm.batchSize, labelledSet.count),
+        lr: fm.learningRate,
+        seedInit: !pretrained,
+        fixmatch: {
+          enabled: fm.enabled && poolSet.count > 0,
+          mu: fm.mu,
+          threshold: fm.threshold,
+          lambdaU: fm.unsupervisedWeight,
+          distributionAlignment: fm.distributionAlignment,
+        },
+        ema: { enabled: fm.emaDecay > 0, decay: fm.emaDecay },
+      },
+      net,
+      labelled: { images: labelledSet, labels: matrix(train) },
+      ...(poolSet.count > 0 ? { unlabelled: poolSet } : {}),
+      augment: { weak: (x, rng) => weakAugment(x, rng), strong: (x, rng) => strongAugment(x, rng) },
+      runDir: path.join(args.workDir, "fit"),
+      resume: true,
+      shouldStop: () => reporter.shouldStop(),
+      onStep: (p) =>
+        reporter.update({
+          stage: fm.enabled ? "fixmatch" : "supervised",
+          epoch: p.epoch,
+          epochs: fm.epochs,
+          step: p.step,
+          steps: p.stepsInEpoch * fm.epochs,
+        }),
+      onEpoch: (m) => {
+        const perEpoch = (Date.now() - fitStart) / 1000 / m.epoch;
+        const maskRates = Object.values(m.maskRate);
+        const maskRate = maskRates.length ? maskRates.reduce((a, b) => a + b, 0) / maskRates.length : 0;
+        reporter.update({
+          stage: fm.enabled ? "fixmatch" : "supervised",
+          epoch: m.epoch,
+          epochs: fm.epochs,
+          step: m.step,
+          losses: { supervised: m.supervisedLoss, unsupervised: m.unsupervisedLoss },
+          maskRate,
+          etaSeconds: Math.round(perEpoch * (fm.epochs - m.epoch)),
+        });
+        void reporter.metric("fit", m.epoch, {
+          supervisedLoss: m.supervisedLoss,
+          unsupervisedLoss: m.unsupervisedLoss,
+          maskRate,
+          lr: m.lr,
+          seconds: m.seconds,
+          ...Object.fromEntries(Object.entries(m.maskRate).map(([k, v]) => [`maskRate.${k}`, v])),
+        });
+        reporter.check();
+      },
+    }),
+  );
 
   reporter.update({ stage: "evaluating", message: `${evalRows.length} held-out images` });
   const preds = await predictImages(net, evalSet, { batchSize: 64 });
@@ -235,6 +261,19 @@ export async function trainRound(args: TrainRoundArgs): Promise<TrainRoundResult
     encoderFromVersionId,
     codeRevision: codeRevision(),
   };
+}
+
+/**
+ * The trainers stop before their next step once the reporter has learnt of a cancel (or a lost
+ * lease) and throw TrainingCancelled; the round code expects RoundCancelled / RoundLost instead.
+ */
+async function honourCancel<T>(reporter: RoundReporter, run: Promise<T>): Promise<T> {
+  try {
+    return await run;
+  } catch (err) {
+    if (err instanceof TrainingCancelled) reporter.check();
+    throw err;
+  }
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

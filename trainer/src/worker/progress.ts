@@ -16,7 +16,7 @@ export class RoundLost extends Error {
 }
 
 /**
- * Writes a running round's progress and heartbeat to the database at most every `intervalMs`, and
+ * Writes a running round's progress and heartbeat to the database every `intervalMs` (2 s), and
  * learns of cancellation on the same round trip. The heartbeat is the round's lease: a worker that
  * stops beating (killed) loses the round to the reaper, which queues it again for resume.
  */
@@ -28,6 +28,7 @@ export class RoundReporter {
   private readonly started = Date.now();
   private readonly timer: NodeJS.Timeout;
   private inflight: Promise<void> = Promise.resolve();
+  private inflightCount = 0;
 
   constructor(
     private readonly db: Db,
@@ -37,8 +38,11 @@ export class RoundReporter {
     private readonly intervalMs = 2_000,
   ) {
     this.pending = initial;
-    // Beat even while a long synchronous-ish step runs between progress calls.
-    this.timer = setInterval(() => void this.flush(), intervalMs);
+    // Beat even while no progress call comes (the training loop yields between steps, so this runs);
+    // skipped when update() has just written.
+    this.timer = setInterval(() => {
+      if (Date.now() - this.last >= intervalMs / 2) void this.flush();
+    }, intervalMs);
     this.timer.unref();
   }
 
@@ -49,6 +53,31 @@ export class RoundReporter {
   update(p: Partial<RoundProgress>): void {
     this.pending = { ...this.pending, ...p };
     if (Date.now() - this.last >= this.intervalMs) void this.flush();
+  }
+
+  /** True once a heartbeat learnt that the round was cancelled or taken over. */
+  get stopRequested(): boolean {
+    return this.cancelled || this.lost;
+  }
+
+  /**
+   * The trainers' per-step stop check. A heartbeat is sent every 2 s, but between two training steps
+   * the event loop only turns once, so its answer would otherwise be read several steps later; this
+   * waits for a heartbeat in flight (a few ms, at most `maxWaitMs`) before reading the flag. With
+   * no heartbeat in flight it costs nothing.
+   */
+  async shouldStop(maxWaitMs = 500): Promise<boolean> {
+    if (!this.stopRequested && this.inflightCount > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.inflight,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, maxWaitMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    return this.stopRequested;
   }
 
   /** Throws when the round was cancelled or taken over; call between steps. */
@@ -64,6 +93,7 @@ export class RoundReporter {
   flush(): Promise<void> {
     this.last = Date.now();
     const progress = this.pending;
+    this.inflightCount += 1;
     this.inflight = this.inflight.then(async () => {
       try {
         const rows = await this.db
@@ -77,6 +107,8 @@ export class RoundReporter {
       } catch (err) {
         // A database hiccup must not kill a long round; the next beat retries.
         console.warn(`[worker] progress write failed: ${err instanceof Error ? err.message : String(err)}`);
+      } finally {
+        this.inflightCount -= 1;
       }
     });
     return this.inflight;
