@@ -1,7 +1,8 @@
 /**
- * Helpers of the fault specs: a second production server (`next start` of the built portal on its
- * own port, against the e2e database and data folder, in its own process group so that it can be
- * SIGKILLed whole, with its output kept), and signed-in HTTP sessions that call it like a browser.
+ * Helpers of the fault specs: a second production web server (the built portal, started the way
+ * scripts/start.ts starts it, on its own port, against the e2e database and data folder, in its own
+ * process group so that it can be SIGKILLed whole, with its output kept), and signed-in HTTP
+ * sessions that call it like a browser.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -26,7 +27,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** `next start` of the production build, detached into its own process group (killed as a group). */
+/** The production build's web server, detached into its own process group (killed as a group). */
 export class WebServer {
   private child: ChildProcess | null = null;
   output = "";
@@ -37,9 +38,11 @@ export class WebServer {
   async start(): Promise<number> {
     const t0 = performance.now();
     const dataDir = e2eDataDir();
+    // As scripts/start.ts runs it: Next's handler behind the small http server that pins the
+    // client address (apps/web/server-tasks/web-server.ts), under tsx, from apps/web.
     const child = spawn(
-      path.join(webDir, "node_modules/.bin/next"),
-      ["start", "-p", String(this.port), "-H", "127.0.0.1"],
+      process.execPath,
+      ["--import", "tsx", path.join(webDir, "server-tasks/web-server.ts")],
       {
         cwd: webDir,
         detached: true,
@@ -48,6 +51,8 @@ export class WebServer {
           ...process.env,
           NODE_ENV: "production",
           NEXT_TELEMETRY_DISABLED: "1",
+          PORT: String(this.port),
+          HOSTNAME: "127.0.0.1",
           DATABASE_URL: e2eDatabaseUrl(),
           XRAY_DATA_DIR: dataDir,
           AUTH_SECRET: readFileSync(path.join(dataDir, "auth-secret"), "utf8").trim(),
@@ -63,7 +68,8 @@ export class WebServer {
     child.stderr?.on("data", keep);
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`next start exited (${child.exitCode}): ${this.output}`);
+      if (child.exitCode !== null)
+        throw new Error(`the web server exited (${child.exitCode}): ${this.output}`);
       try {
         if ((await fetch(`${this.base}/login`, { redirect: "manual" })).status < 500)
           return performance.now() - t0;
@@ -72,9 +78,9 @@ export class WebServer {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error(`next start did not answer within 60 s: ${this.output}`);
+    throw new Error(`the web server did not answer within 60 s: ${this.output}`);
   }
-  /** SIGKILL of the whole process group (the `next` shim and the server it runs). */
+  /** SIGKILL of the whole process group (the server and anything it started). */
   async kill(): Promise<void> {
     const child = this.child;
     if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;

@@ -1,11 +1,11 @@
 /**
  * Fault (docs/security.md): the production web server is SIGKILLed while annotators submit reads.
  *
- * A second `next start` of the built portal (its own port, the e2e database and data folder, the
- * same auth secret) is started as a detached process group. Twelve annotators sign in over HTTP and
- * loop `queue.next` -> `reads.submit` through the real tRPC endpoint; once enough reads are
- * acknowledged the whole group is SIGKILLed with requests in flight, and the server is started
- * again. Then, in the database:
+ * A second production web server of the built portal (as scripts/start.ts runs it: its own port,
+ * the e2e database and data folder, the same auth secret) is started as a detached process group.
+ * Twelve annotators sign in over HTTP and loop `queue.next` -> `reads.submit` through the real tRPC
+ * endpoint; once enough reads are acknowledged the whole group is SIGKILLed with requests in
+ * flight, and the server is started again. Then, in the database:
  * - every acknowledged read is stored exactly once, whole (its image, annotator, gate), with its
  *   `read.submit` audit event, and each image's `reads_needed` agrees with its stored reads (submit
  *   writes the lease delete, the read, the counter and the audit row in one statement);
