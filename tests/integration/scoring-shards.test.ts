@@ -37,6 +37,7 @@ describe("pool scoring in shards over several workers", () => {
   const workers: WorkerHandle[] = [];
   let child: ChildProcess | null = null;
   let versionId = "";
+  const logs: string[] = [];
 
   const count = async (q: Promise<{ n: number }[]>) => (await q)[0]?.n ?? 0;
   const rankAudits = () =>
@@ -68,7 +69,13 @@ describe("pool scoring in shards over several workers", () => {
     researcher = { id: r.id, role: "researcher" };
     for (const id of ["w1", "w2"])
       workers.push(
-        await startWorker({ platform, workerId: id, pollMs: 50, staleAfterMs: STALE_MS, log: () => {} }),
+        await startWorker({
+          platform,
+          workerId: id,
+          pollMs: 50,
+          staleAfterMs: STALE_MS,
+          log: (l) => logs.push(`${id} ${l}`),
+        }),
       );
   });
   afterAll(async () => {
@@ -136,6 +143,8 @@ describe("pool scoring in shards over several workers", () => {
         .where(and(eq(predictions.versionId, versionId), sql`${predictions.heatmaps} <> '{}'::jsonb`)),
     );
     expect(withHeatmaps).toBe(2);
+    // The shard heartbeats (which also carry the round's progress) never failed.
+    expect(logs.filter((l) => /failed/.test(l))).toEqual([]);
   });
 
   it("a shard killed mid-way is resumed by another worker without scoring any image twice", {
