@@ -27,6 +27,11 @@ export const scoreRuns = pgTable(
     followupWorker: text(),
     followupAt: timestamp({ withTimezone: true }),
     finishedAt: timestamp({ withTimezone: true }),
+    /**
+     * Why the run failed (finishedAt set, no follow-up ran): a version's files missing from storage,
+     * or a shard that failed or was abandoned maxAttempts times. Null for a run that finished.
+     */
+    error: text(),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [uniqueIndex("score_runs_open_idx").on(t.versionId).where(sql`${t.finishedAt} is null`)],
@@ -47,7 +52,8 @@ export const scoreShards = pgTable(
     shard: integer().notNull(),
     fromId: uuid().notNull(),
     toId: uuid(),
-    status: text().$type<"pending" | "running" | "done">().notNull().default("pending"),
+    /** "failed": closed with its run (see scoreRuns.error), never claimed again. */
+    status: text().$type<"pending" | "running" | "done" | "failed">().notNull().default("pending"),
     workerId: text(),
     heartbeatAt: timestamp({ withTimezone: true }),
     attempts: integer().notNull().default(0),

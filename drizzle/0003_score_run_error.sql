@@ -1,0 +1,1 @@
+ALTER TABLE "score_runs" ADD COLUMN "error" text;
