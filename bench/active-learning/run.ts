@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
     size: { type: "string", default: "32" },
     width: { type: "string", default: "8" },
     blocks: { type: "string", default: "1,1,1" },
+    /** Encoder stem: auto (3x3/1 below 96 px, 7x7/2 + pool above), small or large. */
+    stem: { type: "string", default: "auto" },
     "initial-fraction": { type: "string", default: "0.02" },
     /** Images added per round; default: twice the initial label count. */
     add: { type: "string" },
@@ -59,7 +61,7 @@ const encoder = {
   inputSize: size,
   width: Number(args.width),
   blocks: (args.blocks ?? "1,1,1").split(",").map(Number),
-  stem: "auto" as const,
+  stem: (args.stem === "small" || args.stem === "large" ? args.stem : "auto") as "auto" | "small" | "large",
 };
 const schema = { gate: { key: "abnormal", name: "Abnormal (KL >= 2)" }, findings: [] };
 const out = args.out ?? "results.jsonl";

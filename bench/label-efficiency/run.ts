@@ -37,6 +37,8 @@ const { values: args } = parseArgs({
     mu: { type: "string", default: "2" },
     width: { type: "string", default: "16" },
     blocks: { type: "string", default: "1,1,1" },
+    /** Encoder stem: auto (3x3/1 below 96 px, 7x7/2 + pool above), small or large. */
+    stem: { type: "string", default: "auto" },
     size: { type: "string" },
     seed: { type: "string", default: "0" },
     threshold: { type: "string", default: "0.95" },
@@ -131,7 +133,9 @@ function sampleLabelled(data: Data, fraction: number, s: number): number[] {
   return chosen.sort((a, b) => a - b);
 }
 
-const encoderConfig = (c: { inputSize: number; width: number; blocks: number[]; stem: "auto" }) =>
+type Stem = "auto" | "small" | "large";
+const stem: Stem = args.stem === "small" || args.stem === "large" ? args.stem : "auto";
+const encoderConfig = (c: { inputSize: number; width: number; blocks: number[]; stem: Stem }) =>
   encoderConfigSchema.parse(c);
 const schema = { gate: { key: "abnormal", name: "Abnormal" }, findings: [] };
 
@@ -140,7 +144,7 @@ async function main() {
   const t0 = performance.now();
   const data = await loadData();
   const inputSize = data.train.size;
-  const encoderCfg = { inputSize, width, blocks, stem: "auto" as const };
+  const encoderCfg = { inputSize, width, blocks, stem };
   console.error(
     `${data.name}: train ${data.train.count}, ${data.testSplit} ${data.test.count}, load ${((performance.now() - t0) / 1000).toFixed(1)}s`,
   );

@@ -9,8 +9,10 @@ BATCH=${BATCH:-16}
 STEPS=${STEPS:-3}
 WARMUP=${WARMUP:-1}
 VARIANTS=${VARIANTS:-"fast builtin"}
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+# Raw JSON lines are kept (OUT=path) so a table can be reprinted without rerunning.
+out=${OUT:-bench/ml-speed/results/last.jsonl}
+mkdir -p "$(dirname "$out")"
+: >"$out"
 echo "# $(date -u +%FT%TZ) $(nproc) cores, load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 # PyTorch gets all cores and the allocator settings without which glibc page-faults every batch.
 MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=68719476736 MALLOC_TOP_PAD_=1073741824 \
@@ -31,6 +33,7 @@ for r in sorted(rows, key=lambda r: (r["size"], r["impl"] != "pytorch-cpu", r["v
     ref = torch.get(r["size"], {})
     def ratio(key):
         return f'{r[key] / ref[key]:.2f}' if key in r and key in ref and r["impl"] != "pytorch-cpu" else "-"
-    name = r["impl"] if r["impl"] == "pytorch-cpu" else f'tfjs-wasm ({"our" if r["variant"] == "fast" else "backend\'s own"} Conv2DBackpropInput)'
+    kernel = "our" if r.get("variant") == "fast" else "backend's own"
+    name = r["impl"] if r["impl"] == "pytorch-cpu" else f"tfjs-wasm ({kernel} Conv2DBackpropInput)"
     print(f'| {r["size"]} | {name} | {r["threads"]} | {r.get("train_img_s", 0):.1f} | {ratio("train_img_s")} | {r.get("infer_img_s", 0):.1f} | {ratio("infer_img_s")} |')
 PY
