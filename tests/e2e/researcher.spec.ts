@@ -3,7 +3,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Actor } from "@xray/core/actor";
 import { peekNext } from "@xray/core/queue";
-import type { Db } from "@xray/db";
+import { type Db, trainingRounds } from "@xray/db";
+import { eq } from "drizzle-orm";
 import { expect, test } from "./fixtures";
 import { actorOf, e2eDatabaseUrl, e2eDataDir, kneeDataset, openE2eDb, shot, signIn } from "./platform";
 
@@ -69,6 +70,14 @@ test("a researcher runs a small round, reads its metrics, promotes it, and the q
   await form.getByLabel("Strategy").selectOption("entropy");
   await form.getByLabel("Heatmaps for the top").fill("5");
   await form.getByLabel("Promote").selectOption("never");
+  // Self-supervised pretraining with SimSiam for one epoch (each method shows its hint).
+  await form.getByLabel("Encoder", { exact: true }).selectOption("ssl");
+  await expect(form.getByTestId("ssl-method-hints")).toContainText("SimCLR");
+  await form.getByLabel("SSL method").selectOption("simsiam");
+  await expect(form.getByTestId("ssl-method-hints").locator('li[aria-current="true"]')).toContainText(
+    "SimSiam",
+  );
+  await form.getByLabel("SSL epochs").fill("1");
   // An invalid value is refused before it reaches the server.
   await form.getByLabel("Input size (px)").fill("500");
   await expect(form.getByRole("alert")).toContainText("inputSize");
@@ -79,6 +88,13 @@ test("a researcher runs a small round, reads its metrics, promotes it, and the q
   const before = await queueTop();
   await form.getByRole("button", { name: "Start round" }).click();
   await expect(page).toHaveURL(/\/research\/rounds\/[0-9a-f-]{36}/);
+  // The chosen method reached the API: the stored round config asks for SimSiam.
+  const roundId = page.url().match(/\/research\/rounds\/([0-9a-f-]{36})/)?.[1] ?? "";
+  const [stored] = await db
+    .select({ config: trainingRounds.config })
+    .from(trainingRounds)
+    .where(eq(trainingRounds.id, roundId));
+  expect(stored?.config.pretrain).toMatchObject({ mode: "ssl", method: "simsiam", epochs: 1 });
   const status = page.getByTestId("round-status");
   await expect(status).toHaveText("running", { timeout: 120_000 });
   // The screenshot of a running round shows it training (epoch and losses), unless it ends first.

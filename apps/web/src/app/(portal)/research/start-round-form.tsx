@@ -7,6 +7,21 @@ import { useTRPC } from "@/trpc/client";
 
 // The form's defaults are the schema's own defaults: one source of truth for the form, API and worker.
 const DEFAULTS = roundConfigSchema.parse({});
+const SSL_DEFAULTS = roundConfigSchema.shape.pretrain.parse({ mode: "ssl" });
+
+type SslMethod = "simclr" | "simsiam";
+const SSL_METHODS: readonly { value: SslMethod; label: string; hint: string }[] = [
+  {
+    value: "simclr",
+    label: "SimCLR",
+    hint: "contrastive: pulls two views of an image together and pushes other images away; wants larger batches",
+  },
+  {
+    value: "simsiam",
+    label: "SimSiam",
+    hint: "no negatives: a predictor matches one view to the other under a stop-gradient; fine with small batches",
+  },
+];
 
 interface FormState {
   seed: string;
@@ -14,6 +29,7 @@ interface FormState {
   width: string;
   blocks: string;
   pretrain: "none" | "ssl";
+  sslMethod: SslMethod;
   sslEpochs: string;
   fixmatchEnabled: boolean;
   epochs: string;
@@ -32,6 +48,7 @@ const initial: FormState = {
   width: String(DEFAULTS.encoder.width),
   blocks: DEFAULTS.encoder.blocks.join(","),
   pretrain: DEFAULTS.pretrain.mode === "ssl" ? "ssl" : "none",
+  sslMethod: SSL_DEFAULTS.mode === "ssl" ? SSL_DEFAULTS.method : "simclr",
   sslEpochs: "5",
   fixmatchEnabled: DEFAULTS.fixmatch.enabled,
   epochs: String(DEFAULTS.fixmatch.epochs),
@@ -52,7 +69,9 @@ function toConfig(f: FormState) {
     inputSize: n(f.inputSize),
     encoder: { width: n(f.width), blocks: f.blocks.split(",").map(n) },
     pretrain:
-      f.pretrain === "ssl" ? { mode: "ssl" as const, epochs: n(f.sslEpochs) } : { mode: "none" as const },
+      f.pretrain === "ssl"
+        ? { mode: "ssl" as const, method: f.sslMethod, epochs: n(f.sslEpochs) }
+        : { mode: "none" as const },
     fixmatch: {
       enabled: f.fixmatchEnabled,
       epochs: n(f.epochs),
@@ -143,10 +162,35 @@ export function StartRoundForm({
               onChange={(e) => set("pretrain")(e.target.value === "ssl" ? "ssl" : "none")}
             >
               <option value="none">from scratch</option>
-              <option value="ssl">self-supervised (SimCLR)</option>
+              <option value="ssl">self-supervised</option>
             </select>
           </label>
-          {form.pretrain === "ssl" && field("sslEpochs", "SSL epochs", { min: 1, max: 200 })}
+          {form.pretrain === "ssl" && (
+            <>
+              <label>
+                SSL method
+                <select
+                  name="sslMethod"
+                  value={form.sslMethod}
+                  onChange={(e) => set("sslMethod")(e.target.value === "simsiam" ? "simsiam" : "simclr")}
+                >
+                  {SSL_METHODS.map((m) => (
+                    <option key={m.value} value={m.value} title={m.hint}>
+                      {m.label}
+                    </option>
+                  ))}
+                </select>
+              </label>
+              {field("sslEpochs", "SSL epochs", { min: 1, max: 200 })}
+              <ul className="muted form-hints" data-testid="ssl-method-hints">
+                {SSL_METHODS.map((m) => (
+                  <li key={m.value} aria-current={m.value === form.sslMethod ? "true" : undefined}>
+                    <strong>{m.label}</strong>: {m.hint}
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
         </fieldset>
         <fieldset className="inline-form">
           <legend>Supervised + FixMatch</legend>
