@@ -4,6 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { type FormEvent, useState } from "react";
 import { useTRPC } from "@/trpc/client";
+import { ReviewViewer } from "./review-viewer";
 
 type Finding = "positive" | "negative" | "uncertain";
 const FINDINGS: Finding[] = ["positive", "negative", "uncertain"];
@@ -58,7 +59,20 @@ export function ReviewItem({ imageId, backHref }: { imageId: string; backHref: s
       <h1>{image.filename}</h1>
       <div className="review-layout">
         <section className="card">
-          <img className="review-image" src={`/api/images/${image.id}/full`} alt={image.filename} />
+          <ReviewViewer
+            image={{ id: image.id, width: image.width, height: image.height }}
+            heatmap={
+              model
+                ? {
+                    versionId: model.versionId,
+                    heads: Object.keys(model.heatmaps).map((key) => ({
+                      key,
+                      name: heads.find((h) => h.key === key)?.name ?? key,
+                    })),
+                  }
+                : null
+            }
+          />
           <p className="muted">
             {image.width}×{image.height} px · {image.species ?? "?"} · {image.bodyPart ?? "?"} ·{" "}
             {image.view ?? "?"}
@@ -83,19 +97,6 @@ export function ReviewItem({ imageId, backHref }: { imageId: string; backHref: s
                 </tbody>
               </table>
               <p className="muted">Uncertainty {model.uncertainty.toFixed(3)}</p>
-              {Object.keys(model.heatmaps).length > 0 && (
-                <div className="heatmaps">
-                  {Object.keys(model.heatmaps).map((head) => (
-                    <figure key={head}>
-                      <img
-                        src={`/api/heatmaps/${model.versionId}/${image.id}/${encodeURIComponent(head)}`}
-                        alt={`Grad-CAM heatmap for ${head}`}
-                      />
-                      <figcaption>{head}</figcaption>
-                    </figure>
-                  ))}
-                </div>
-              )}
             </>
           )}
         </section>
