@@ -1,7 +1,6 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { notFound } from "next/navigation";
-import { z } from "zod";
+import { pageId } from "@/server/page-id";
 import { withApi } from "@/server/trpc";
 
 export const metadata: Metadata = { title: "Image" };
@@ -16,12 +15,8 @@ function Row({ label, value }: { label: string; value: string | number | null | 
 }
 
 export default async function ImagePage({ params }: { params: Promise<{ id: string }> }) {
-  const id = z
-    .string()
-    .uuid()
-    .safeParse((await params).id);
-  if (!id.success) notFound();
-  const image = await withApi((api) => api.images.get({ id: id.data }));
+  const id = await pageId(params, "id");
+  const image = await withApi((api) => api.images.get({ id }));
   const dicom = image.provenance.dicom ?? {};
   return (
     <>

@@ -1,9 +1,10 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { notFound } from "next/navigation";
-import { z } from "zod";
 import { requireAction } from "@/server/guard";
+import { pageId } from "@/server/page-id";
 import { ReviewItem } from "./review-item";
+// The viewer's styles (shared with the reading workspace).
+import "../../read/workspace.css";
 
 export const metadata: Metadata = { title: "Review image" };
 
@@ -15,11 +16,7 @@ export default async function ReviewItemPage({
   searchParams: Promise<{ dataset?: string; kind?: string }>;
 }) {
   await requireAction("review.adjudicate");
-  const id = z
-    .string()
-    .uuid()
-    .safeParse((await params).imageId);
-  if (!id.success) notFound();
+  const id = await pageId(params, "imageId");
   const sp = await searchParams;
   const back = `/review?${new URLSearchParams({ ...(sp.dataset ? { dataset: sp.dataset } : {}), kind: sp.kind ?? "readers" })}`;
   return (
@@ -27,7 +24,7 @@ export default async function ReviewItemPage({
       <p className="crumbs">
         <Link href={back}>Review</Link> / image
       </p>
-      <ReviewItem imageId={id.data} backHref={back} />
+      <ReviewItem imageId={id} backHref={back} />
     </>
   );
 }

@@ -1,20 +1,15 @@
 import type { Metadata } from "next";
 import Link from "next/link";
-import { notFound } from "next/navigation";
-import { z } from "zod";
 import { requireAction } from "@/server/guard";
+import { pageId } from "@/server/page-id";
 import { withApi } from "@/server/trpc";
 
 export const metadata: Metadata = { title: "Import report" };
 
 export default async function ImportReportPage({ params }: { params: Promise<{ id: string }> }) {
   await requireAction("imports.run");
-  const id = z
-    .string()
-    .uuid()
-    .safeParse((await params).id);
-  if (!id.success) notFound();
-  const run = await withApi((api) => api.imports.get({ id: id.data }));
+  const id = await pageId(params, "id");
+  const run = await withApi((api) => api.imports.get({ id }));
   return (
     <>
       <p className="crumbs">
