@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 import { z } from "zod";
+import { FilterBar } from "@/components/filter-bar";
 import { withApi } from "@/server/trpc";
 
 export const metadata: Metadata = { title: "Images" };
@@ -51,37 +52,42 @@ export default async function ImagesPage({
           {result.total.toLocaleString("en")} image{result.total === 1 ? "" : "s"}
         </p>
       </div>
-      <form className="filters" method="get" action="/images">
-        <label>
-          Dataset
-          <select name="dataset" defaultValue={q.dataset ?? ""}>
-            <option value="">All datasets</option>
-            {datasets.map((d) => (
-              <option key={d.id} value={d.id}>
-                {d.name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Split
-          <select name="split" defaultValue={q.split ?? ""}>
-            <option value="">Any split</option>
-            <option value="train">train</option>
-            <option value="val">val</option>
-            <option value="test">test</option>
-          </select>
-        </label>
-        <label>
-          Labels
-          <select name="labelled" defaultValue={q.labelled ?? ""}>
-            <option value="">Labelled or not</option>
-            <option value="yes">Labelled</option>
-            <option value="no">Unlabelled</option>
-          </select>
-        </label>
-        <button type="submit">Apply</button>
-      </form>
+      <FilterBar
+        className="filters"
+        action="/images"
+        filters={[
+          {
+            name: "dataset",
+            label: "Dataset",
+            value: q.dataset ?? "",
+            options: [
+              { value: "", label: "All datasets" },
+              ...datasets.map((d) => ({ value: d.id, label: d.name })),
+            ],
+          },
+          {
+            name: "split",
+            label: "Split",
+            value: q.split ?? "",
+            options: [
+              { value: "", label: "Any split" },
+              { value: "train", label: "train" },
+              { value: "val", label: "val" },
+              { value: "test", label: "test" },
+            ],
+          },
+          {
+            name: "labelled",
+            label: "Labels",
+            value: q.labelled ?? "",
+            options: [
+              { value: "", label: "Labelled or not" },
+              { value: "yes", label: "Labelled" },
+              { value: "no", label: "Unlabelled" },
+            ],
+          },
+        ]}
+      />
       {result.items.length === 0 ? (
         <p className="empty">No images match these filters.</p>
       ) : (

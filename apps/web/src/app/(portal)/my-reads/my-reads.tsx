@@ -2,6 +2,7 @@
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
+import { FilterBar } from "@/components/filter-bar";
 import { useTRPC } from "@/trpc/client";
 
 type Gate = "normal" | "abnormal";
@@ -120,77 +121,86 @@ export function MyReads({ datasets }: { datasets: DatasetInfo[] }) {
   const nameOf = (dsId: string, key: string) => findingsOf(dsId).find((f) => f.key === key)?.name ?? key;
   const total = reads.data?.total ?? 0;
 
-  const filter =
+  /** A filter's change: the value when it is one of `options` (else the first), back to page 1. */
+  const choose =
     <T extends string>(options: readonly [T, ...T[]], setter: (v: T) => void) =>
-    (e: React.ChangeEvent<HTMLSelectElement>) => {
-      setter(options.find((o) => o === e.target.value) ?? options[0]);
+    (value: string) => {
+      setter(options.find((o) => o === value) ?? options[0]);
       setPage(0);
     };
 
   return (
     <div className="stack">
       <h1>My reads</h1>
-      <search className="card mr-filters">
-        {datasets.length > 1 ? (
-          <label>
-            Dataset
-            <select
-              value={datasetId}
-              onChange={filter(["", ...datasets.map((d) => d.id)] as const, setDatasetId)}
-            >
-              <option value="">All</option>
-              {datasets.map((d) => (
-                <option key={d.id} value={d.id}>
-                  {d.name}
-                </option>
-              ))}
-            </select>
-          </label>
-        ) : null}
-        <label>
-          Kind
-          <select
-            value={kind}
-            onChange={filter(["", "read", "skip"] as const, setKind)}
-            data-testid="filter-kind"
-          >
-            <option value="">Reads and skips</option>
-            <option value="read">Reads</option>
-            <option value="skip">Skips</option>
-          </select>
-        </label>
-        <label>
-          Label
-          <select
-            value={gate}
-            onChange={filter(["", "normal", "abnormal"] as const, setGate)}
-            data-testid="filter-gate"
-          >
-            <option value="">Any</option>
-            <option value="normal">Normal</option>
-            <option value="abnormal">Abnormal</option>
-          </select>
-        </label>
-        <label>
-          Flagged
-          <select value={flagged} onChange={filter(["", "yes", "no"] as const, setFlagged)}>
-            <option value="">Any</option>
-            <option value="yes">Flagged</option>
-            <option value="no">Not flagged</option>
-          </select>
-        </label>
-        <label>
-          Adjudicated
-          <select value={adjudicated} onChange={filter(["", "yes", "no"] as const, setAdjudicated)}>
-            <option value="">Any</option>
-            <option value="yes">Adjudicated</option>
-            <option value="no">Open</option>
-          </select>
-        </label>
+      <FilterBar
+        className="card mr-filters"
+        filters={[
+          ...(datasets.length > 1
+            ? [
+                {
+                  name: "dataset",
+                  label: "Dataset",
+                  value: datasetId,
+                  onChange: choose(["", ...datasets.map((d) => d.id)] as const, setDatasetId),
+                  options: [
+                    { value: "", label: "All" },
+                    ...datasets.map((d) => ({ value: d.id, label: d.name })),
+                  ],
+                },
+              ]
+            : []),
+          {
+            name: "kind",
+            label: "Kind",
+            value: kind,
+            onChange: choose(["", "read", "skip"] as const, setKind),
+            options: [
+              { value: "", label: "Reads and skips" },
+              { value: "read", label: "Reads" },
+              { value: "skip", label: "Skips" },
+            ],
+            testId: "filter-kind",
+          },
+          {
+            name: "gate",
+            label: "Label",
+            value: gate,
+            onChange: choose(["", "normal", "abnormal"] as const, setGate),
+            options: [
+              { value: "", label: "Any" },
+              { value: "normal", label: "Normal" },
+              { value: "abnormal", label: "Abnormal" },
+            ],
+            testId: "filter-gate",
+          },
+          {
+            name: "flagged",
+            label: "Flagged",
+            value: flagged,
+            onChange: choose(["", "yes", "no"] as const, setFlagged),
+            options: [
+              { value: "", label: "Any" },
+              { value: "yes", label: "Flagged" },
+              { value: "no", label: "Not flagged" },
+            ],
+          },
+          {
+            name: "adjudicated",
+            label: "Adjudicated",
+            value: adjudicated,
+            onChange: choose(["", "yes", "no"] as const, setAdjudicated),
+            options: [
+              { value: "", label: "Any" },
+              { value: "yes", label: "Adjudicated" },
+              { value: "no", label: "Open" },
+            ],
+          },
+        ]}
+      >
         <span className="muted" data-testid="my-reads-total">
           {total} {total === 1 ? "read" : "reads"}
         </span>
-      </search>
+      </FilterBar>
       {error ? (
         <p className="form-error" role="alert">
           {error}
