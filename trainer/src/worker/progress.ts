@@ -29,6 +29,8 @@ export class RoundReporter {
   private readonly timer: NodeJS.Timeout;
   private inflight: Promise<void> = Promise.resolve();
   private inflightCount = 0;
+  /** The current run of failed writes (a database outage): logged once, and once when it ends. */
+  private failing: { since: number; count: number } | null = null;
 
   constructor(
     private readonly db: Db,
@@ -104,9 +106,23 @@ export class RoundReporter {
         const row = rows[0];
         if (!row) this.lost = true;
         else if (row.status === "cancelling" || row.status === "cancelled") this.cancelled = true;
+        if (this.failing) {
+          const seconds = Math.round((Date.now() - this.failing.since) / 1000);
+          console.log(
+            `[worker] progress writes resumed for round ${this.roundId} (${this.failing.count} failed over ${seconds} s)`,
+          );
+          this.failing = null;
+        }
       } catch (err) {
-        // A database hiccup must not kill a long round; the next beat retries.
-        console.warn(`[worker] progress write failed: ${err instanceof Error ? err.message : String(err)}`);
+        // A database hiccup must not kill a long round; the next beat retries. One line per outage,
+        // not one per beat.
+        if (this.failing) this.failing.count += 1;
+        else {
+          this.failing = { since: Date.now(), count: 1 };
+          console.warn(
+            `[worker] progress write failed for round ${this.roundId}: ${err instanceof Error ? err.message : String(err)}; retrying every ${this.intervalMs / 1000} s, quiet until a write succeeds`,
+          );
+        }
       } finally {
         this.inflightCount -= 1;
       }
