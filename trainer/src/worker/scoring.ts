@@ -14,6 +14,11 @@
  * round is not reaped while other workers score; if they all die, the reaper queues the round
  * again and its resume claims the stale shards. Runs without a round are recovered by
  * reapScoreRuns.
+ *
+ * A run that cannot succeed is closed as failed, with its reason in score_runs.error (and its round
+ * failed with it), instead of being retried forever: at once when the version's model files are
+ * missing (ArtifactsMissingError, not retryable), or when a shard has been started maxAttempts times
+ * (each claim counts one; a graceful stop gives its attempt back) with the last error as the reason.
  */
 import { JOB_QUEUE, type JobQueue, parseRoundConfig, type RoundConfig } from "@xray/core";
 import { rankQueue } from "@xray/core/priorities";
@@ -22,6 +27,7 @@ import { type Db, images, predictions, scoreRuns, scoreShards, trainingRounds } 
 import { and, desc, eq, gt, isNull, sql } from "drizzle-orm";
 import { computeHeatmaps } from "../pipeline/heatmaps";
 import { type IdRange, openVersionScorer, type PredictionRow, type VersionScorer } from "../pipeline/score";
+import { assertArtifacts } from "./errors";
 import type { WorkerContext } from "./worker";
 
 export type ScoreRun = typeof scoreRuns.$inferSelect;
@@ -29,6 +35,66 @@ export type ScoreShard = typeof scoreShards.$inferSelect;
 
 const MAX_SHARDS = 1024;
 const DEFAULT_SHARD_IMAGES = 20_000;
+/** Starts of one shard before its run fails (the worker's maxAttempts, as for rounds). */
+const DEFAULT_MAX_ATTEMPTS = 3;
+
+/**
+ * A scoring run that another worker (or an earlier attempt) closed as failed; the message is the
+ * run's reason. Not retryable: the run is closed.
+ */
+export class ScoringFailedError extends Error {
+  readonly retryable = false;
+  constructor(
+    readonly runId: string,
+    reason: string,
+  ) {
+    super(reason);
+    this.name = "ScoringFailedError";
+  }
+}
+
+/** An error that marks itself `retryable = false` (ArtifactsMissingError and the like). */
+function isFinal(err: unknown): boolean {
+  return typeof err === "object" && err !== null && Reflect.get(err, "retryable") === false;
+}
+
+/**
+ * Closes an open run as failed with a reason: its unfinished shards are failed (never claimed again,
+ * and their holders lose their lease), and its round, if still running, fails with the same reason.
+ * Returns false when the run was already closed.
+ */
+export async function failScoring(db: Db, run: Pick<ScoreRun, "id" | "roundId">, reason: string) {
+  return db.transaction(async (tx) => {
+    const closed = await tx
+      .update(scoreRuns)
+      .set({ finishedAt: sql`now()`, error: reason })
+      .where(and(eq(scoreRuns.id, run.id), isNull(scoreRuns.finishedAt)))
+      .returning({ id: scoreRuns.id });
+    if (closed.length === 0) return false;
+    await tx
+      .update(scoreShards)
+      .set({ status: "failed", workerId: null, finishedAt: sql`now()` })
+      .where(and(eq(scoreShards.runId, run.id), sql`${scoreShards.status} <> 'done'`));
+    if (run.roundId)
+      await tx
+        .update(trainingRounds)
+        .set({
+          status: "failed",
+          error: reason,
+          progress: { stage: "failed", message: reason },
+          finishedAt: sql`now()`,
+          heartbeatAt: sql`now()`,
+        })
+        .where(and(eq(trainingRounds.id, run.roundId), eq(trainingRounds.status, "running")));
+    return true;
+  });
+}
+
+/** The reason a run was closed as failed, or null (open, finished, or gone). */
+async function failureOf(db: Db, runId: string): Promise<string | null> {
+  const [row] = await db.select({ error: scoreRuns.error }).from(scoreRuns).where(eq(scoreRuns.id, runId));
+  return row?.error ?? null;
+}
 
 /** Shard count for a pool: XRAY_SCORE_SHARDS, else one shard per XRAY_SCORE_SHARD_IMAGES images. */
 export function defaultShardCount(poolSize: number, env: NodeJS.ProcessEnv = process.env): number {
@@ -249,17 +315,28 @@ export async function scoreShardsOf(
   let scorer: VersionScorer | null = null;
   let config: Pick<RoundConfig, "seed" | "scoring"> | null = null;
   const beatMs = Math.max(200, Math.min(5_000, ctx.staleAfterMs / 4));
+  const maxAttempts = ctx.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   try {
     for (;;) {
       if (ctx.signal.aborted) break;
       const claimed = await claimShard(db, run.id, workerId, ctx.staleAfterMs);
       if (!claimed) break;
       const shard = claimed.shard;
+      if (claimed.attempts > maxAttempts) {
+        // Started maxAttempts times and never finished nor failed with an error: its workers died.
+        const reason =
+          `scoring shard ${shard + 1}/${run.shards} was started ${maxAttempts} times and its worker ` +
+          "stopped each time; giving up";
+        if (await failScoring(db, run, reason)) log(`scoring run ${run.id} failed: ${reason}`);
+        throw new ScoringFailedError(run.id, reason);
+      }
       log(`scoring run ${run.id}: shard ${shard + 1}/${run.shards} (attempt ${claimed.attempts})`);
       const lease = new ShardLease(db, run, shard, workerId, beatMs, log);
       try {
         if (!scorer) {
           const version = await getVersion(db, run.versionId);
+          // Missing model files fail the run now with a reason naming them (not retryable).
+          await assertArtifacts(storage, version, "scoring the pool");
           config = parseRoundConfig(version.config);
           scorer = await openVersionScorer({
             db,
@@ -322,11 +399,28 @@ export async function scoreShardsOf(
           log(`scoring run ${run.id}: shard ${shard + 1} was taken over by another worker`);
           continue;
         }
+        const stopping = err instanceof ShardStopped || ctx.signal.aborted;
+        if (!stopping && (isFinal(err) || claimed.attempts >= maxAttempts)) {
+          // Running it again cannot help (missing files), or it failed maxAttempts times: the run
+          // fails with the reason instead of being queued again forever.
+          const message = err instanceof Error ? err.message : String(err);
+          const reason = isFinal(err)
+            ? message
+            : `scoring shard ${shard + 1}/${run.shards} failed ${claimed.attempts} times; giving up. ` +
+              `Last error: ${message}`;
+          if (await failScoring(db, run, reason))
+            log(`scoring run ${run.id}: closed as failed${reason === message ? "" : `: ${reason}`}`);
+          throw err;
+        }
         // Hand the shard back at once (cancelled, stopping, failed): another attempt need not wait
-        // for the heartbeat to go stale.
+        // for the heartbeat to go stale. A graceful stop gives its attempt back.
         await db
           .update(scoreShards)
-          .set({ status: "pending", workerId: null })
+          .set({
+            status: "pending",
+            workerId: null,
+            ...(stopping ? { attempts: sql`greatest(${scoreShards.attempts} - 1, 0)` } : {}),
+          })
           .where(
             and(
               eq(scoreShards.runId, run.id),
@@ -485,12 +579,25 @@ export async function runScoring(
   ctx: WorkerContext,
   opts: { versionId: string; roundId?: string | null; shards?: number } & ScoreShardsOptions,
 ): Promise<{ outcome: ScoringOutcome; run: ScoreRun; mine: ScoreShardsResult }> {
-  const { run, created } = await planScoring(ctx.platform.db, opts);
+  const { db } = ctx.platform;
+  const { run, created } = await planScoring(db, opts);
   if (created) {
     const helpers = await enqueueShardHelpers(ctx.jobs, run);
     ctx.log(`version ${opts.versionId}: scoring in ${run.shards} shard(s), ${helpers} helper job(s) queued`);
   }
-  const mine = await scoreShardsOf(ctx, run, opts);
+  let mine: ScoreShardsResult;
+  try {
+    mine = await scoreShardsOf(ctx, run, opts);
+  } catch (err) {
+    // A round fails on any error of its job (round.ts): its run is closed with it, so that no
+    // helper goes on scoring for a failed round and the version's next scoring plans a new run.
+    if (run.roundId && !ctx.signal.aborted)
+      await failScoring(db, run, err instanceof Error ? err.message : String(err));
+    throw err;
+  }
+  // Another worker closed the run as failed (its round failed with it).
+  const failed = await failureOf(db, run.id);
+  if (failed !== null) throw new ScoringFailedError(run.id, failed);
   if (mine.cancelled) return { outcome: "cancelled", run, mine };
   if (ctx.signal.aborted) return { outcome: "handed-off", run, mine };
   const finished = await finishScoring(ctx, run.id);
@@ -504,7 +611,8 @@ export async function runScoreShardJob(
   opts: ScoreShardsOptions = {},
 ): Promise<void> {
   const [run] = await ctx.platform.db.select().from(scoreRuns).where(eq(scoreRuns.id, data.runId));
-  if (!run || run.finishedAt) return;
+  if (!run || run.finishedAt) return; // finished, or closed as failed: nothing to do
+
   const mine = await scoreShardsOf(ctx, run, opts);
   if (mine.shards.length > 0)
     ctx.log(
@@ -528,7 +636,9 @@ export async function runScoreShardJob(
 /**
  * Runs without a round whose workers all stopped (no fresh shard heartbeat, no fresh follow-up
  * holder, shards or the follow-up left): queued again as a score-shard job, which claims the stale
- * shards and resumes them. Rounds recover through the round reaper instead.
+ * shards and resumes them. Rounds recover through the round reaper instead. A failed run is closed
+ * (finished_at and error set) and never queued again; its shards' attempts are capped in
+ * scoreShardsOf.
  */
 export async function reapScoreRuns(
   db: Db,

@@ -15,7 +15,10 @@ export interface WorkerOptions {
   pollMs?: number;
   /** A running round whose heartbeat is older than this is taken to be orphaned. */
   staleAfterMs?: number;
-  /** Give up on a round after this many starts (each crash of a worker counts one). */
+  /**
+   * Give up on a round after this many starts (each crash of a worker counts one), and on a scoring
+   * run after one of its shards was started this many times without finishing.
+   */
   maxAttempts?: number;
   log?: (line: string) => void;
 }
@@ -114,7 +117,7 @@ export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
         const data = job.data;
         log(`job ${job.id}: ${data.type}`);
         try {
-          const ctx = { platform, jobs, workerId, log, signal: abort.signal, staleAfterMs };
+          const ctx = { platform, jobs, workerId, log, signal: abort.signal, staleAfterMs, maxAttempts };
           if (data.type === "round") await runRoundJob(ctx, data.roundId);
           else if (data.type === "score") await runScoreJob(ctx, data);
           else if (data.type === "score-shard") await runScoreShardJob(ctx, data);
@@ -154,4 +157,6 @@ export type WorkerContext = {
   log: (l: string) => void;
   signal: AbortSignal;
   staleAfterMs: number;
+  /** Starts of a scoring shard before its run fails (default 3, as for rounds). */
+  maxAttempts?: number;
 };
