@@ -219,6 +219,8 @@ export async function runHttpBench(opts: HttpBenchOptions): Promise<boolean> {
     await Promise.all(
       clients.map(async (client, user) => {
         let n = 0;
+        // Annotators start spread over one think time, not all at once.
+        if (opts.thinkMs > 0) await new Promise((r) => setTimeout(r, opts.thinkMs * Math.random()));
         while (performance.now() < endAt) {
           try {
             const item = await timed("queue.next", () =>
@@ -244,7 +246,9 @@ export async function runHttpBench(opts: HttpBenchOptions): Promise<boolean> {
             const key = err instanceof TrpcFailure ? `trpc ${err.code}` : String(err);
             errors.set(key, (errors.get(key) ?? 0) + 1);
           }
-          if (opts.thinkMs > 0) await new Promise((r) => setTimeout(r, opts.thinkMs));
+          // Think times vary (uniform in [0.5, 1.5] x --think-ms): with one fixed pause the 50
+          // annotators would stay in lock-step and hit the server as one burst every cycle.
+          if (opts.thinkMs > 0) await new Promise((r) => setTimeout(r, opts.thinkMs * (0.5 + Math.random())));
         }
       }),
     );
