@@ -71,7 +71,7 @@ test("a researcher runs a small round, reads its metrics, promotes it, and the q
   await form.getByLabel("Heatmaps for the top").fill("5");
   await form.getByLabel("Promote").selectOption("never");
   // Self-supervised pretraining with SimSiam for one epoch (each method shows its hint).
-  await form.getByLabel("Encoder", { exact: true }).selectOption("ssl");
+  await form.locator('select[name="pretrain"]').selectOption("ssl");
   await expect(form.getByTestId("ssl-method-hints")).toContainText("SimCLR");
   await form.getByLabel("SSL method").selectOption("simsiam");
   await expect(form.getByTestId("ssl-method-hints").locator('li[aria-current="true"]')).toContainText(
