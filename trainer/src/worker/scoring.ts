@@ -191,6 +191,16 @@ export async function enqueueShardHelpers(
   return n;
 }
 
+/** The shard row while `workerId` still holds it (running): every write of the holder is guarded by it. */
+function heldShard(runId: string, shard: number, workerId: string) {
+  return and(
+    eq(scoreShards.runId, runId),
+    eq(scoreShards.shard, shard),
+    eq(scoreShards.workerId, workerId),
+    eq(scoreShards.status, "running"),
+  );
+}
+
 async function claimShard(db: Db, runId: string, workerId: string, staleAfterMs: number) {
   const res = await db.execute<{
     shard: number;
@@ -243,14 +253,7 @@ class ShardLease {
         const held = await this.db
           .update(scoreShards)
           .set({ heartbeatAt: sql`now()` })
-          .where(
-            and(
-              eq(scoreShards.runId, this.run.id),
-              eq(scoreShards.shard, this.shard),
-              eq(scoreShards.workerId, this.workerId),
-              eq(scoreShards.status, "running"),
-            ),
-          )
+          .where(heldShard(this.run.id, this.shard, this.workerId))
           .returning({ shard: scoreShards.shard });
         if (held.length === 0) this.stopped = new ShardStopped("lost");
         if (this.run.roundId) {
@@ -352,14 +355,7 @@ export async function scoreShardsOf(
             const held = await tx
               .update(scoreShards)
               .set({ scored: sql`${scoreShards.scored} + ${rows.length}`, heartbeatAt: sql`now()` })
-              .where(
-                and(
-                  eq(scoreShards.runId, run.id),
-                  eq(scoreShards.shard, shard),
-                  eq(scoreShards.workerId, workerId),
-                  eq(scoreShards.status, "running"),
-                ),
-              )
+              .where(heldShard(run.id, shard, workerId))
               .returning({ shard: scoreShards.shard });
             if (held.length === 0) throw new ShardStopped("lost");
             await tx.insert(predictions).values(rows).onConflictDoNothing();
@@ -380,14 +376,7 @@ export async function scoreShardsOf(
         const finished = await db
           .update(scoreShards)
           .set({ status: "done", finishedAt: sql`now()`, heartbeatAt: sql`now()` })
-          .where(
-            and(
-              eq(scoreShards.runId, run.id),
-              eq(scoreShards.shard, shard),
-              eq(scoreShards.workerId, workerId),
-              eq(scoreShards.status, "running"),
-            ),
-          )
+          .where(heldShard(run.id, shard, workerId))
           .returning({ shard: scoreShards.shard });
         if (finished.length === 0) throw new ShardStopped("lost");
         result.shards.push(shard);
@@ -421,14 +410,7 @@ export async function scoreShardsOf(
             workerId: null,
             ...(stopping ? { attempts: sql`greatest(${scoreShards.attempts} - 1, 0)` } : {}),
           })
-          .where(
-            and(
-              eq(scoreShards.runId, run.id),
-              eq(scoreShards.shard, shard),
-              eq(scoreShards.workerId, workerId),
-              eq(scoreShards.status, "running"),
-            ),
-          )
+          .where(heldShard(run.id, shard, workerId))
           .catch(() => {});
         if (err instanceof ShardStopped) {
           result.cancelled = true;
