@@ -5,6 +5,7 @@ import { TRPCClientError } from "@trpc/client";
 import type { AppRouter } from "@xray/api";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { fullUrl, prefetchGrey, readyGrey, thumbUrl } from "@/components/viewer/image-cache";
+import { ViewerToolbar } from "@/components/viewer/viewer-toolbar";
 import { type ViewerHandle, type ViewerHeatmap, XrayViewer } from "@/components/viewer/xray-viewer";
 import { useTRPC } from "@/trpc/client";
 import { SHORTCUTS, SKIP_REASONS } from "./keymap";
@@ -557,41 +558,11 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
         </div>
       ) : null}
       <section className="rw-view" aria-label="Image viewer">
-        <div className="rw-tools" role="toolbar" aria-label="Viewer tools">
-          <button type="button" onClick={() => viewer.current?.zoomBy(1.25)} title="Zoom in (+)">
-            Zoom +
-          </button>
-          <button type="button" onClick={() => viewer.current?.zoomBy(0.8)} title="Zoom out (−)">
-            Zoom −
-          </button>
-          <button type="button" onClick={() => viewer.current?.fit()} title="Fit (0)">
-            Fit
-          </button>
-          <button type="button" onClick={() => viewer.current?.oneToOne()} title="1:1 pixels (Z)">
-            1:1
-          </button>
-          <button type="button" onClick={() => viewer.current?.windowBy(-20, 0)} title="Narrower window ([)">
-            W −
-          </button>
-          <button type="button" onClick={() => viewer.current?.windowBy(20, 0)} title="Wider window (])">
-            W +
-          </button>
-          <button type="button" onClick={() => viewer.current?.windowBy(0, -10)} title="Level down (,)">
-            L −
-          </button>
-          <button type="button" onClick={() => viewer.current?.windowBy(0, 10)} title="Level up (.)">
-            L +
-          </button>
-          <button type="button" onClick={() => viewer.current?.toggleInvert()} title="Invert (I)">
-            Invert
-          </button>
-          <button type="button" onClick={() => viewer.current?.reset()} title="Reset (R)">
-            Reset
-          </button>
+        <ViewerToolbar viewer={viewer} withKeys>
           <button type="button" onClick={() => setHelpOpen(true)} title="Shortcuts (?)">
             Keys ?
           </button>
-        </div>
+        </ViewerToolbar>
         {phase === "empty" ? (
           <div className="rw-empty" data-testid="queue-empty">
             Nothing left to read in {dataset.name}. Thank you!

@@ -1,6 +1,7 @@
 "use client";
 
 import { useMemo, useRef, useState } from "react";
+import { ViewerToolbar } from "@/components/viewer/viewer-toolbar";
 import {
   type ViewerHandle,
   type ViewerHeatmap,
@@ -44,38 +45,7 @@ export function ReviewViewer({
 
   return (
     <section className="review-viewer" aria-label="Image viewer">
-      <div className="rw-tools" role="toolbar" aria-label="Viewer tools">
-        <button type="button" onClick={() => viewer.current?.zoomBy(1.25)} title="Zoom in (or wheel)">
-          Zoom +
-        </button>
-        <button type="button" onClick={() => viewer.current?.zoomBy(0.8)} title="Zoom out (or wheel)">
-          Zoom −
-        </button>
-        <button type="button" onClick={() => viewer.current?.fit()} title="Fit">
-          Fit
-        </button>
-        <button type="button" onClick={() => viewer.current?.oneToOne()} title="1:1 pixels">
-          1:1
-        </button>
-        <button type="button" onClick={() => viewer.current?.windowBy(-20, 0)} title="Narrower window">
-          W −
-        </button>
-        <button type="button" onClick={() => viewer.current?.windowBy(20, 0)} title="Wider window">
-          W +
-        </button>
-        <button type="button" onClick={() => viewer.current?.windowBy(0, -10)} title="Level down">
-          L −
-        </button>
-        <button type="button" onClick={() => viewer.current?.windowBy(0, 10)} title="Level up">
-          L +
-        </button>
-        <button type="button" onClick={() => viewer.current?.toggleInvert()} title="Invert">
-          Invert
-        </button>
-        <button type="button" onClick={() => viewer.current?.reset()} title="Reset">
-          Reset
-        </button>
-      </div>
+      <ViewerToolbar viewer={viewer} />
       <XrayViewer ref={viewer} image={viewerImage} heatmap={overlay} />
       {heads.length > 0 ? (
         <div className="rw-heat review-heat" data-testid="review-heatmap">
