@@ -16,18 +16,12 @@ import { startWorker, type WorkerHandle } from "@xray/trainer/worker/worker";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useTestPlatform } from "./helpers/platform";
+import { until as waitUntil } from "./helpers/until";
 
 const STALE_MS = 1_500;
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 30_000) =>
+  waitUntil(what, fn, ms);
 
 describe("scoring runs that cannot succeed", () => {
   let platform: Awaited<ReturnType<typeof useTestPlatform>>;

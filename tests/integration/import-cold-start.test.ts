@@ -16,6 +16,7 @@ import { startWorker, type WorkerHandle } from "@xray/trainer/worker/worker";
 import { and, desc, eq, gt, inArray, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useTestPlatform } from "./helpers/platform";
+import { until as waitUntil } from "./helpers/until";
 
 const KNEE_128 = "/work/shared/data/knee-oa-128/images/train/0";
 // Images the demo does not hold (the demo's knee images are 224 px; these are the 128 px set).
@@ -24,15 +25,8 @@ const NEW_FILES = readdirSync(KNEE_128)
   .sort()
   .slice(0, 8);
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 180_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 180_000) =>
+  waitUntil(what, fn, ms);
 
 describe("cold start after imports", () => {
   let platform: Platform;

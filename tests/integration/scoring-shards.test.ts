@@ -15,19 +15,13 @@ import { startWorker, type WorkerHandle } from "@xray/trainer/worker/worker";
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useTestPlatform } from "./helpers/platform";
+import { until as waitUntil } from "./helpers/until";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const STALE_MS = 10_000;
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 180_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 180_000) =>
+  waitUntil(what, fn, ms);
 
 describe("pool scoring in shards over several workers", () => {
   let platform: Platform;

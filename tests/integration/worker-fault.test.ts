@@ -7,6 +7,7 @@ import { modelVersions } from "@xray/db";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useTestPlatform } from "./helpers/platform";
+import { until as waitUntil } from "./helpers/until";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const children: ChildProcess[] = [];
@@ -41,19 +42,8 @@ function spawnWorker(platform: Platform, id: string): ChildProcess {
   return child;
 }
 
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | null | false>,
-  ms = 180_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 180_000) =>
+  waitUntil(what, fn, ms);
 
 describe("a trainer worker killed mid-round", () => {
   let platform: Platform;

@@ -16,22 +16,15 @@ import { type EmbeddedServer, startEmbeddedPostgres } from "@xray/db/embedded";
 import { applyMigrations } from "@xray/db/migrate";
 import { createLocalStorage } from "@xray/storage";
 import { afterAll, describe, expect, it } from "vitest";
+import { until as waitUntil } from "../helpers/until";
 
 const root = path.resolve(import.meta.dirname, "../../..");
 
-async function until<T>(
+const until = <T>(
   what: string,
   fn: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   ms = 120_000,
-) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+) => waitUntil(what, fn, ms);
 
 describe("trainer worker when PostgreSQL shuts down", () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "xray-fault-worker-pg-"));
