@@ -137,10 +137,14 @@ function firstLine(s: string): string {
 }
 
 export { batchNormTraining } from "./batch-norm";
+export { setWasmJsKernels } from "./wasm-js-kernels";
 export {
+  type Conv2DBackpropFilterVariant,
   type Conv2DBackpropInputVariant,
   conv2dBackpropFilterViaConv,
+  conv2dBackpropFilterViaGemm,
   conv2dBackpropInputViaConv,
   registerWasmTrainingKernels,
+  setConv2DBackpropFilterVariant,
   setConv2DBackpropInputVariant,
 } from "./wasm-kernels";

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { IM2COL_T, registerIm2ColKernel, setWasmJsKernels } from "./wasm-js-kernels";
 
 /**
  * Training kernels for the wasm backend, composed from its own XNNPACK conv2d (SIMD) through the
@@ -143,6 +144,72 @@ export function conv2dBackpropFilterViaConv(
   });
 }
 
+/**
+ * dW for conv2d(x, W, strides, pad) given dy, as one GEMM:
+ *   dW[(a, b, ci), co] = sum_{(n, i, j)} cols[(a, b, ci), (n, i, j)] * dy[(n, i, j), co]
+ * where cols is the transposed im2col of x (a JS gather on the wasm heap) and the GEMM is an
+ * XNNPACK 1x1 conv2d (threaded like every conv2d; the backend's own matMul is single-threaded).
+ * Compared with conv2dBackpropFilterViaConv, whose reduction runs over N channels per filter tap
+ * (16 for batch 16), the GEMM reduces over N*Ho*Wo in one run.
+ */
+export function conv2dBackpropFilterViaGemm(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: [number, number, number, number],
+  strides: [number, number],
+  pad: Pad,
+  dimRoundingMode?: RoundingMode,
+): tf.Tensor4D {
+  registerIm2ColKernel();
+  return tf.tidy(() => {
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape,
+      filterShape,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      "channelsLast",
+    );
+    const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
+    const [n, , , ci] = x.shape;
+    const [, ho, wo, co] = dy.shape;
+    const xT = tf.transpose(x, [3, 0, 1, 2]);
+    const cols = tf
+      .engine()
+      .runKernel(
+        IM2COL_T,
+        { x: xT },
+        { kh, kw, sh, sw, top: info.padInfo.top, left: info.padInfo.left, ho, wo },
+      );
+    if (!(cols instanceof tf.Tensor)) throw new Error("im2col must return one tensor");
+    const m = kh * kw * ci;
+    const k = n * ho * wo;
+    const dw = tf.conv2d(
+      tf.reshape<tf.Rank.R4>(cols, [1, 1, m, k]),
+      tf.reshape<tf.Rank.R4>(dy, [1, 1, k, co]),
+      1,
+      "valid",
+    );
+    return tf.reshape<tf.Rank.R4>(dw, [kh, kw, ci, co]);
+  });
+}
+
+export type Conv2DBackpropFilterVariant = "auto" | "gemm" | "conv";
+let filterVariant: Conv2DBackpropFilterVariant = "conv";
+
+/** Picks the dW formulation (for A/B benchmarks; "conv" is the default until measured). */
+export function setConv2DBackpropFilterVariant(v: Conv2DBackpropFilterVariant): void {
+  filterVariant = v;
+}
+
+function useGemmForFilter(x: tf.Tensor4D, filterShape: [number, number, number, number]): boolean {
+  if (filterVariant !== "auto") return filterVariant === "gemm";
+  // The im2col buffer is kh*kw times x; above ~16M floats (64 MB) keep the conv formulation.
+  return filterShape[0] * filterShape[1] * x.size <= 16 * 1024 * 1024;
+}
+
 interface Phase1D {
   /** First filter tap of this phase. */
   a0: number;
@@ -270,16 +337,13 @@ export function conv2dBackpropInputViaConv(
 const conv2DBackpropFilterKernel: tf.KernelFunc = ({ inputs, attrs }) => {
   const { strides, pad, dimRoundingMode } = readConvAttrs(attrs, "Conv2DBackpropFilter");
   const filterShape = readShape4(attrs?.filterShape, "Conv2DBackpropFilter filterShape");
-  return tf.tidy(() =>
-    conv2dBackpropFilterViaConv(
-      asTensor4D(inputs.x, "Conv2DBackpropFilter x"),
-      asTensor4D(inputs.dy, "Conv2DBackpropFilter dy"),
-      filterShape,
-      strides,
-      pad,
-      dimRoundingMode,
-    ),
-  );
+  return tf.tidy(() => {
+    const x = asTensor4D(inputs.x, "Conv2DBackpropFilter x");
+    const dy = asTensor4D(inputs.dy, "Conv2DBackpropFilter dy");
+    return useGemmForFilter(x, filterShape)
+      ? conv2dBackpropFilterViaGemm(x, dy, filterShape, strides, pad, dimRoundingMode)
+      : conv2dBackpropFilterViaConv(x, dy, filterShape, strides, pad, dimRoundingMode);
+  });
 };
 
 const conv2DBackpropInputKernel: tf.KernelFunc = ({ inputs, attrs }) => {
@@ -353,6 +417,7 @@ export function registerWasmTrainingKernels(): void {
     });
   }
   setConv2DBackpropInputVariant("fast");
+  setWasmJsKernels(true);
   tf.registerGradient(fusedBatchNormGrad);
 }
 

@@ -1,0 +1,47 @@
+/**
+ * The benchmark network: a half-width ResNet-18-style grayscale encoder built with tfjs-layers
+ * (the same network as torch_bench.py), shared by bench.ts and self-prof.ts.
+ */
+import * as tfl from "@tensorflow/tfjs-layers";
+
+/** Basic block: conv3x3-BN-ReLU-conv3x3-BN (+ 1x1/stride projection when the shape changes) + ReLU. */
+function basicBlock(x: tfl.SymbolicTensor, filters: number, stride: number): tfl.SymbolicTensor {
+  const conv = (t: tfl.SymbolicTensor, k: number, s: number) =>
+    tfl.layers
+      .conv2d({
+        filters,
+        kernelSize: k,
+        strides: s,
+        padding: "same",
+        useBias: false,
+        kernelInitializer: "heNormal",
+      })
+      .apply(t) as tfl.SymbolicTensor;
+  const bn = (t: tfl.SymbolicTensor) =>
+    tfl.layers.batchNormalization({ momentum: 0.9 }).apply(t) as tfl.SymbolicTensor;
+  const relu = (t: tfl.SymbolicTensor) => tfl.layers.reLU().apply(t) as tfl.SymbolicTensor;
+  let y = relu(bn(conv(x, 3, stride)));
+  y = bn(conv(y, 3, 1));
+  const inChannels = x.shape[3];
+  const shortcut = stride !== 1 || inChannels !== filters ? bn(conv(x, 1, stride)) : x;
+  return relu(tfl.layers.add().apply([y, shortcut]) as tfl.SymbolicTensor);
+}
+
+/** Half-width ResNet-18: 7x7/2 stem + 3x3/2 max pool, 4 stages x 2 basic blocks, GAP, dense head. */
+export function buildEncoder(size: number, stageWidths: number[]): tfl.LayersModel {
+  const input = tfl.input({ shape: [size, size, 1] });
+  const stemWidth = stageWidths[0] ?? 32;
+  let x = tfl.layers
+    .conv2d({ filters: stemWidth, kernelSize: 7, strides: 2, padding: "same", useBias: false })
+    .apply(input) as tfl.SymbolicTensor;
+  x = tfl.layers.batchNormalization({ momentum: 0.9 }).apply(x) as tfl.SymbolicTensor;
+  x = tfl.layers.reLU().apply(x) as tfl.SymbolicTensor;
+  x = tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "same" }).apply(x) as tfl.SymbolicTensor;
+  stageWidths.forEach((w, stage) => {
+    x = basicBlock(x, w, stage === 0 ? 1 : 2);
+    x = basicBlock(x, w, 1);
+  });
+  x = tfl.layers.globalAveragePooling2d({}).apply(x) as tfl.SymbolicTensor;
+  const out = tfl.layers.dense({ units: 2 }).apply(x) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: out });
+}

@@ -1,0 +1,285 @@
+import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import * as tf from "@tensorflow/tfjs-core";
+
+/**
+ * Replacements for three tfjs-backend-wasm 4.22 kernels whose JS side does needless full-tensor
+ * work; each reads and writes the wasm heap directly and falls back to the backend's own kernel
+ * outside the cases it handles.
+ *
+ * - Slice: the backend copies the WHOLE input out of the heap (readSync) before copying the slice;
+ *   here the slice is copied straight from a heap view (same bytes out, no extra pass).
+ * - Sum / Mean over axes that are not the innermost ones (batch-norm statistics and gradients
+ *   reduce [N, H, W, C] over N, H, W; global average pooling over H, W): the backend transposes
+ *   the tensor so the axes come last, then reduces. Here the reduction runs in place over the
+ *   [outer, reduce, inner] view with a float64 accumulator per output (so it is at least as exact).
+ */
+
+function asWasm(backend: unknown, kernel: string): BackendWasm {
+  if (!(backend instanceof BackendWasm)) throw new Error(`${kernel}: not the wasm backend`);
+  return backend;
+}
+
+function f32View(backend: BackendWasm, t: tf.TensorInfo): Float32Array {
+  const v = backend.typedArrayFromHeap(t);
+  if (!(v instanceof Float32Array)) throw new Error("expected a float32 tensor");
+  return v;
+}
+
+function numberList(v: unknown, rank: number, what: string): number[] {
+  if (typeof v === "number") return Array.from({ length: rank }, () => v);
+  if (Array.isArray(v) && v.every((e) => typeof e === "number")) return v;
+  throw new Error(`${what}: expected numbers, got ${JSON.stringify(v)}`);
+}
+
+const sliceKernel =
+  (fallback: tf.KernelFunc): tf.KernelFunc =>
+  (args) => {
+    const x = args.inputs.x;
+    if (x === undefined) throw new Error("Slice: missing input");
+    if (x.dtype === "string" || x.shape.length === 0) return fallback(args);
+    const backend = asWasm(args.backend, "Slice");
+    const rank = x.shape.length;
+    const [begin, size] = tf.slice_util.parseSliceParams(
+      x,
+      numberList(args.attrs?.begin, rank, "Slice begin"),
+      args.attrs?.size === undefined ? undefined : numberList(args.attrs.size, rank, "Slice size"),
+    );
+    if (begin === undefined || size === undefined) throw new Error("Slice: bad begin/size");
+    const out = backend.makeOutput(size, x.dtype);
+    const total = tf.util.sizeFromShape(size);
+    if (total === 0) return out;
+    // Views are taken after makeOutput: an allocation can grow (and replace) the heap buffer.
+    const src = backend.typedArrayFromHeap(x);
+    const dst = backend.typedArrayFromHeap(out);
+    copySlice(src, dst, x.shape, begin, size);
+    return out;
+  };
+
+/** Copies x[begin : begin + size] (row-major) into dst, one contiguous run of trailing dims at a time. */
+export function copySlice(
+  src: tf.backend_util.TypedArray,
+  dst: tf.backend_util.TypedArray,
+  shape: readonly number[],
+  begin: readonly number[],
+  size: readonly number[],
+): void {
+  const rank = shape.length;
+  const strides = new Array<number>(rank);
+  let s = 1;
+  for (let d = rank - 1; d >= 0; d--) {
+    strides[d] = s;
+    s *= shape[d] ?? 1;
+  }
+  // Trailing dims taken whole merge into the innermost run.
+  let inner = rank - 1;
+  let run = size[rank - 1] ?? 1;
+  while (inner > 0 && size[inner] === shape[inner]) {
+    inner--;
+    run *= size[inner] ?? 1;
+  }
+  // Dims [0, inner) are iterated; dim `inner` and beyond form one run of `run` elements.
+  let srcBase = 0;
+  for (let d = 0; d < rank; d++) srcBase += (begin[d] ?? 0) * (strides[d] ?? 0);
+  if (inner === 0) {
+    dst.set(src.subarray(srcBase, srcBase + run), 0);
+    return;
+  }
+  const idx = new Array<number>(inner).fill(0);
+  const runs = tf.util.sizeFromShape(size.slice(0, inner));
+  let off = srcBase;
+  for (let r = 0; r < runs; r++) {
+    dst.set(src.subarray(off, off + run), r * run);
+    // Odometer over dims [0, inner).
+    for (let d = inner - 1; d >= 0; d--) {
+      const i = (idx[d] ?? 0) + 1;
+      const stride = strides[d] ?? 0;
+      if (i < (size[d] ?? 1)) {
+        idx[d] = i;
+        off += stride;
+        break;
+      }
+      idx[d] = 0;
+      off -= (i - 1) * stride;
+    }
+  }
+}
+
+interface ReduceView {
+  outer: number;
+  reduce: number;
+  inner: number;
+  outShape: number[];
+}
+
+/** [outer, reduce, inner] when the axes are one contiguous run that does not include the last axis. */
+export function reduceView(
+  shape: readonly number[],
+  axisAttr: unknown,
+  keepDims: boolean,
+): ReduceView | null {
+  const rank = shape.length;
+  // No axis: every axis, the last included (the backend's own kernel needs no transpose then).
+  if (rank < 2 || axisAttr === null || axisAttr === undefined) return null;
+  const axes = [...new Set(tf.util.parseAxisParam(numberList(axisAttr, 1, "axis"), [...shape]))].sort(
+    (a, b) => a - b,
+  );
+  const first = axes[0];
+  const last = axes[axes.length - 1];
+  if (first === undefined || last === undefined) return null;
+  if (last - first + 1 !== axes.length || last === rank - 1) return null;
+  const outer = tf.util.sizeFromShape(shape.slice(0, first));
+  const reduce = tf.util.sizeFromShape(shape.slice(first, last + 1));
+  const inner = tf.util.sizeFromShape(shape.slice(last + 1));
+  const outShape = keepDims
+    ? shape.map((d, i) => (i >= first && i <= last ? 1 : d))
+    : shape.filter((_, i) => i < first || i > last);
+  return { outer, reduce, inner, outShape };
+}
+
+/** out[o, c] = scale * sum_r x[o, r, c], accumulated in float64. */
+export function reduceMiddle(x: Float32Array, out: Float32Array, v: ReduceView, scale: number): void {
+  const { outer, reduce, inner } = v;
+  const acc = new Float64Array(inner);
+  for (let o = 0; o < outer; o++) {
+    acc.fill(0);
+    let base = o * reduce * inner;
+    for (let r = 0; r < reduce; r++) {
+      for (let c = 0; c < inner; c++) acc[c] = (acc[c] ?? 0) + (x[base + c] ?? 0);
+      base += inner;
+    }
+    const o0 = o * inner;
+    for (let c = 0; c < inner; c++) out[o0 + c] = (acc[c] ?? 0) * scale;
+  }
+}
+
+const reduceKernel =
+  (kind: "Sum" | "Mean", fallback: tf.KernelFunc): tf.KernelFunc =>
+  (args) => {
+    const x = args.inputs.x;
+    if (x === undefined) throw new Error(`${kind}: missing input`);
+    if (x.dtype !== "float32") return fallback(args);
+    const view = reduceView(x.shape, args.attrs?.axis, args.attrs?.keepDims === true);
+    if (view === null || view.reduce === 0) return fallback(args);
+    const backend = asWasm(args.backend, kind);
+    const out = backend.makeOutput(view.outShape, "float32");
+    reduceMiddle(f32View(backend, x), f32View(backend, out), view, kind === "Mean" ? 1 / view.reduce : 1);
+    return out;
+  };
+
+const originals = new Map<string, tf.KernelConfig>();
+const replacements: Array<[string, (fallback: tf.KernelFunc) => tf.KernelFunc]> = [
+  [tf.Slice, sliceKernel],
+  [tf.Sum, (f) => reduceKernel("Sum", f)],
+  [tf.Mean, (f) => reduceKernel("Mean", f)],
+];
+
+/**
+ * Registers the replacements (on, the default from registerWasmTrainingKernels) or restores the
+ * backend's own kernels (off, for A/B benchmarks). Each replacement keeps the original's setup, so
+ * its fallback works whether the backend started before or after.
+ */
+export function setWasmJsKernels(on: boolean): void {
+  for (const [name, make] of replacements) {
+    const current = tf.getKernel(name, "wasm");
+    if (current === undefined) continue;
+    if (!originals.has(name)) originals.set(name, current);
+    const original = originals.get(name);
+    if (original === undefined) continue;
+    tf.unregisterKernel(name, "wasm");
+    tf.registerKernel(on ? { ...original, kernelFunc: make(original.kernelFunc) } : original);
+  }
+}
+
+/** Name of the im2col kernel below (wasm only; used inside Conv2DBackpropFilter, no gradient). */
+export const IM2COL_T = "XrayIm2ColT";
+
+export interface Im2ColGeometry {
+  /** Rows of the source: Ci * N planes of h x w (x transposed to [Ci, N, H, W]). */
+  planes: number;
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  top: number;
+  left: number;
+  ho: number;
+  wo: number;
+}
+
+/**
+ * Transposed im2col: dst[(a*kw + b)*planes + q][i*wo + j] = src[q][i*sh + a - top][j*sw + b - left]
+ * (0 outside the image). With src = x as [Ci, N, H, W], row (a, b, ci) of dst holds tap (a, b) of
+ * channel ci for every output pixel (n, i, j) in order, so dW = dst @ dy[N*Ho*Wo, Co].
+ */
+export function im2colT(src: Float32Array, dst: Float32Array, g: Im2ColGeometry): void {
+  const { planes, h, w, kh, kw, sh, sw, top, left, ho, wo } = g;
+  let o = 0;
+  for (let a = 0; a < kh; a++) {
+    for (let b = 0; b < kw; b++) {
+      const dx = b - left;
+      // Output columns j whose source column j*sw + dx lies in [0, w).
+      const jLo = Math.min(wo, Math.max(0, Math.ceil(-dx / sw)));
+      const jHi = Math.max(jLo, Math.min(wo, Math.floor((w - 1 - dx) / sw) + 1));
+      for (let q = 0; q < planes; q++) {
+        const plane = q * h * w;
+        for (let i = 0; i < ho; i++) {
+          const y = i * sh + a - top;
+          if (y < 0 || y >= h) {
+            dst.fill(0, o, o + wo);
+            o += wo;
+            continue;
+          }
+          const row = plane + y * w + dx;
+          for (let j = 0; j < jLo; j++) dst[o + j] = 0;
+          if (sw === 1) dst.set(src.subarray(row + jLo, row + jHi), o + jLo);
+          else for (let j = jLo; j < jHi; j++) dst[o + j] = src[row + j * sw] ?? 0;
+          for (let j = jHi; j < wo; j++) dst[o + j] = 0;
+          o += wo;
+        }
+      }
+    }
+  }
+}
+
+function attrNumber(attrs: tf.NamedAttrMap | undefined, key: string): number {
+  const v = attrs?.[key];
+  if (typeof v !== "number" || !Number.isInteger(v)) throw new Error(`${IM2COL_T}: bad ${key}`);
+  return v;
+}
+
+const im2colKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
+  const x = inputs.x;
+  if (x === undefined || x.dtype !== "float32" || x.shape.length !== 4) {
+    throw new Error(`${IM2COL_T}: expects a float32 [Ci, N, H, W] tensor`);
+  }
+  const wasm = asWasm(backend, IM2COL_T);
+  const [ci = 1, n = 1, h = 1, w = 1] = x.shape;
+  const g: Im2ColGeometry = {
+    planes: ci * n,
+    h,
+    w,
+    kh: attrNumber(attrs, "kh"),
+    kw: attrNumber(attrs, "kw"),
+    sh: attrNumber(attrs, "sh"),
+    sw: attrNumber(attrs, "sw"),
+    top: attrNumber(attrs, "top"),
+    left: attrNumber(attrs, "left"),
+    ho: attrNumber(attrs, "ho"),
+    wo: attrNumber(attrs, "wo"),
+  };
+  const out = wasm.makeOutput([g.kh * g.kw * ci, n * g.ho * g.wo], "float32");
+  im2colT(f32View(wasm, x), f32View(wasm, out), g);
+  return out;
+};
+
+let im2colRegistered = false;
+
+export function registerIm2ColKernel(): void {
+  if (im2colRegistered) return;
+  im2colRegistered = true;
+  if (tf.getKernel(IM2COL_T, "wasm") === undefined) {
+    tf.registerKernel({ kernelName: IM2COL_T, backendName: "wasm", kernelFunc: im2colKernel });
+  }
+}
