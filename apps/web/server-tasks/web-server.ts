@@ -5,6 +5,13 @@
  * none, so under `next start` a client could pick the address the login throttle counts. Here the
  * header is whatever the socket says, plus what a trusted proxy (XRAY_TRUSTED_PROXIES) forwarded.
  *
+ * The tRPC API (`/api/trpc/<procedure>`, GET and POST) is answered here directly with tRPC's Node
+ * adapter, not through Next's route machinery (streams, tracing, per-request next-auth session
+ * round trip, gzip): same router, same CSRF rule, same context function (src/server/api-context.ts)
+ * and the same security headers as the Next route (app/api/trpc/[trpc]/route.ts, which `next dev`
+ * still uses; XRAY_TRPC_VIA_NEXT=1 sends the API there in production too, for comparisons). tRPC
+ * answers are small and are not compressed. Everything else goes to Next.
+ *
  * Env: PORT (3000), HOSTNAME (0.0.0.0), XRAY_TRUSTED_PROXIES, and the portal's own variables.
  * Run: `node --import tsx apps/web/server-tasks/web-server.ts` after `pnpm build`.
  */
@@ -14,14 +21,20 @@ import { fileURLToPath } from "node:url";
 import { pinForwardedFor, trustedProxiesFromEnv } from "@xray/auth/client-address";
 import next from "next";
 import { z } from "zod";
+import { directTrpcPath, serveTrpc } from "./trpc-direct";
 
 const webDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const env = z
   .object({
     PORT: z.coerce.number().int().min(1).max(65535).default(3000),
     HOSTNAME: z.string().min(1).default("0.0.0.0"),
+    XRAY_TRPC_VIA_NEXT: z.enum(["0", "1"]).default("0"),
   })
-  .parse({ PORT: process.env.PORT || undefined, HOSTNAME: process.env.HOSTNAME || undefined });
+  .parse({
+    PORT: process.env.PORT || undefined,
+    HOSTNAME: process.env.HOSTNAME || undefined,
+    XRAY_TRPC_VIA_NEXT: process.env.XRAY_TRPC_VIA_NEXT || undefined,
+  });
 
 async function main(): Promise<void> {
   const trusted = trustedProxiesFromEnv();
@@ -30,7 +43,8 @@ async function main(): Promise<void> {
   const handle = app.getRequestHandler();
   const server = createServer((req, res) => {
     pinForwardedFor(req, trusted);
-    handle(req, res).catch((err: unknown) => {
+    const procedure = env.XRAY_TRPC_VIA_NEXT === "1" ? null : directTrpcPath(req.method, req.url);
+    (procedure === null ? handle(req, res) : serveTrpc(req, res, procedure)).catch((err: unknown) => {
       console.error(`[web] ${err instanceof Error ? err.message : String(err)}`);
       if (!res.headersSent) res.statusCode = 500;
       res.end();

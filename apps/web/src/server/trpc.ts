@@ -1,19 +1,12 @@
 import { TRPCError } from "@trpc/server";
 import { type Context, createCaller } from "@xray/api";
 import { forbidden, notFound, redirect } from "next/navigation";
+import { apiContextFor } from "./api-context";
 import { getSessionUser } from "./auth";
-import { webJobQueue } from "./jobs";
-import { getPlatform } from "./platform";
 
+/** The context of a server component's calls (HTTP calls build theirs in ./api-context). */
 export async function createTRPCContext(): Promise<Context> {
-  const platform = getPlatform();
-  return {
-    user: await getSessionUser(),
-    db: platform.db,
-    storage: platform.storage,
-    sessions: platform.sessions,
-    jobs: webJobQueue,
-  };
+  return apiContextFor(await getSessionUser());
 }
 
 export type ServerApi = ReturnType<typeof createCaller>;
