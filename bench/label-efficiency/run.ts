@@ -9,6 +9,7 @@
  */
 import { existsSync } from "node:fs";
 import { appendFile, mkdir } from "node:fs/promises";
+import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { sslView, strongAugment, weakAugment } from "../../packages/ml/src/augment/index.js";
@@ -237,6 +238,7 @@ async function main() {
         steps,
         batchSize: B,
         mu,
+        threshold: arm === "sup" ? null : Number(args.threshold),
         encoder: encoderCfg,
         auroc: ci.auroc,
         aurocLower: ci.lower,
@@ -249,6 +251,7 @@ async function main() {
         sslSteps: arm === "sslfm" ? sslSteps : 0,
         sslSeconds: arm === "sslfm" ? sslSeconds : 0,
         backend: backend.detail,
+        host: `${cpus()[0]?.model ?? "?"} x${cpus().length}`,
       };
       console.error(JSON.stringify(row));
       await appendFile(out, `${JSON.stringify(row)}\n`);

@@ -1,6 +1,10 @@
 /**
  * Prints the markdown table of label-efficiency results (JSON lines written by run.ts).
  *   pnpm exec tsx bench/label-efficiency/table.ts bench/label-efficiency/results/pneumonia-s0-*.jsonl
+ *
+ * A cell with one seed shows AUROC [95% DeLong CI]; with several seeds, mean ± sample standard
+ * deviation and each seed's AUROC. A FixMatch threshold other than 0.95 is its own column.
+ * Lines without a `threshold` field (written before run.ts recorded it) count as 0.95.
  */
 import { readFile } from "node:fs/promises";
 
@@ -17,56 +21,124 @@ interface Row {
   sslSeconds: number;
   seed: number;
   steps: number;
+  threshold?: number | null;
   encoder: { width: number };
   maskRate?: Record<string, number>;
+  host?: string;
 }
 
+const DEFAULT_THRESHOLD = 0.95;
 const rows: Row[] = [];
 for (const f of process.argv.slice(2)) {
-  const text = await readFile(f, "utf8").catch(() => "");
+  const text = await readFile(f, "utf8").catch(() => {
+    throw new Error(`${f}: cannot read`);
+  });
   for (const line of text.split("\n")) if (line.trim()) rows.push(JSON.parse(line) as Row);
 }
-const arms = ["sup", "fm", "sslfm"];
+if (rows.length === 0) throw new Error("no result lines (give run.ts output files as arguments)");
+
+// The same configuration run twice (e.g. a reproduction on another machine) counts once; the
+// repeats are listed so that a disagreement shows.
+const runKey = (r: Row) =>
+  JSON.stringify([r.dataset, r.arm, r.threshold ?? null, r.fraction, r.seed, r.steps, r.encoder]);
+const firstOf = new Map<string, Row>();
+const repeats: [Row, Row][] = [];
+for (const r of rows.splice(0)) {
+  const first = firstOf.get(runKey(r));
+  if (first) repeats.push([first, r]);
+  else {
+    firstOf.set(runKey(r), r);
+    rows.push(r);
+  }
+}
+
 const armName: Record<string, string> = {
   sup: "supervised only",
   fm: "FixMatch (scratch)",
   sslfm: "SimCLR + FixMatch",
 };
+const columnOf = (r: Row): string => {
+  if (r.arm === "sup") return "sup";
+  const t = r.threshold ?? DEFAULT_THRESHOLD;
+  return t === DEFAULT_THRESHOLD ? r.arm : `${r.arm}@${t}`;
+};
+const columnTitle = (c: string): string => {
+  const [arm = c, t] = c.split("@");
+  return t ? `${armName[arm] ?? arm}, threshold ${t}` : (armName[arm] ?? arm);
+};
+const order = ["sup", "fm", "sslfm"];
+const columns = [...new Set(rows.map(columnOf))].sort((a, b) => {
+  const ia = order.indexOf(a.split("@")[0] ?? a);
+  const ib = order.indexOf(b.split("@")[0] ?? b);
+  return ia !== ib ? ia - ib : a.localeCompare(b);
+});
 const fractions = [...new Set(rows.map((r) => r.fraction))].sort((a, b) => a - b);
-// The main grid uses the most common step budget; other budgets are listed separately.
+const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+const sd = (xs: number[]) => {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1));
+};
+
+// One grid per step budget, the most common budget first; a budget's grid lists only the
+// fractions run with it, and the gaps compare with supervised 100% of the same budget and seed.
 const stepCounts = new Map<number, number>();
 for (const r of rows) stepCounts.set(r.steps, (stepCounts.get(r.steps) ?? 0) + 1);
-const mainSteps = [...stepCounts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 0;
+const budgets = [...stepCounts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([s]) => s);
+const mainSteps = budgets[0] ?? 0;
 for (const ds of [...new Set(rows.map((r) => r.dataset))]) {
-  console.log(`\n${ds} — AUROC [95% DeLong CI] (labelled images), ${mainSteps} fine-tuning steps\n`);
-  console.log(`| labels | ${arms.map((a) => armName[a]).join(" | ")} |`);
-  console.log(`|---|${arms.map(() => "---").join("|")}|`);
-  for (const fr of fractions) {
-    const cells = arms.map((a) => {
-      const rs = rows.filter(
-        (r) => r.dataset === ds && r.arm === a && r.fraction === fr && r.steps === mainSteps,
-      );
-      if (rs.length === 0) return "not run";
-      const mean = rs.reduce((s, r) => s + r.auroc, 0) / rs.length;
-      const r0 = rs[0] as Row;
-      const ci =
-        rs.length === 1
-          ? ` [${r0.aurocLower.toFixed(3)}, ${r0.aurocUpper.toFixed(3)}]`
-          : ` (n=${rs.length} seeds)`;
-      return `${mean.toFixed(3)}${ci} (${r0.nLabelled})`;
-    });
-    console.log(`| ${fr * 100}% | ${cells.join(" | ")} |`);
-  }
-  console.log("\nper-run wall time (s) on the shared 2-core machine:");
-  for (const r of rows.filter((x) => x.dataset === ds && x.steps !== mainSteps)) {
+  for (const steps of budgets) {
+    const inDs = rows.filter((r) => r.dataset === ds && r.steps === steps);
+    if (inDs.length === 0) continue;
+    const cols = columns.filter((c) => inDs.some((r) => columnOf(r) === c));
     console.log(
-      `- other budget: ${r.arm} ${r.fraction * 100}% with ${r.steps} steps: AUROC ${r.auroc.toFixed(3)} [${r.aurocLower.toFixed(3)}, ${r.aurocUpper.toFixed(3)}]`,
+      `\n${ds} — AUROC (labelled images), ${steps} fine-tuning steps; one seed: [95% DeLong CI]; several: mean ± SD (per seed)\n`,
+    );
+    console.log(`| labels | ${cols.map(columnTitle).join(" | ")} |`);
+    console.log(`|---|${cols.map(() => "---").join("|")}|`);
+    for (const fr of fractions.filter((f) => inDs.some((r) => r.fraction === f))) {
+      const cells = cols.map((c) => {
+        const rs = inDs.filter((r) => columnOf(r) === c && r.fraction === fr).sort((a, b) => a.seed - b.seed);
+        const r0 = rs[0];
+        if (!r0) return "not run";
+        if (rs.length === 1) {
+          return `${r0.auroc.toFixed(3)} [${r0.aurocLower.toFixed(3)}, ${r0.aurocUpper.toFixed(3)}] (${r0.nLabelled}; seed ${r0.seed})`;
+        }
+        const a = rs.map((r) => r.auroc);
+        const perSeed = rs.map((r) => `s${r.seed} ${r.auroc.toFixed(3)}`).join(", ");
+        return `**${mean(a).toFixed(3)} ± ${sd(a).toFixed(3)}** (${perSeed}; ${r0.nLabelled})`;
+      });
+      console.log(`| ${fr * 100}% | ${cells.join(" | ")} |`);
+    }
+
+    // Paired gaps to supervised with all labels, seed by seed (the issue's goal: <= 0.02 at 5%).
+    const full = new Map(
+      inDs.filter((r) => r.arm === "sup" && r.fraction === 1).map((r) => [r.seed, r.auroc]),
+    );
+    if (full.size === 0) continue;
+    console.log(
+      `\nGap to supervised 100% of the same seed (arm − sup 100%), 5% of the labels, ${steps} steps:`,
+    );
+    for (const c of cols) {
+      const rs = inDs.filter((r) => columnOf(r) === c && r.fraction === 0.05 && full.has(r.seed));
+      if (rs.length === 0) continue;
+      const gaps = rs.sort((a, b) => a.seed - b.seed).map((r) => r.auroc - (full.get(r.seed) ?? 0));
+      const list = rs.map((r, i) => `s${r.seed} ${(gaps[i] ?? 0).toFixed(3)}`).join(", ");
+      console.log(`- ${columnTitle(c)}: mean ${mean(gaps).toFixed(3)} (${list})`);
+    }
+  }
+
+  for (const [a, b] of repeats.filter(([x]) => x.dataset === ds)) {
+    console.log(
+      `\nRun twice: ${a.arm} ${a.fraction * 100}% seed ${a.seed}: AUROC ${a.auroc.toFixed(4)}${a.host ? ` (${a.host})` : ""} and ${b.auroc.toFixed(4)}${b.host ? ` (${b.host})` : ""}`,
     );
   }
+  console.log("\nPer run:");
   for (const r of rows.filter((x) => x.dataset === ds)) {
-    const mask = r.maskRate ? ` mask rate ${Object.values(r.maskRate)[0]?.toFixed(2)}` : "";
+    const mask = r.maskRate ? `, mask rate ${Object.values(r.maskRate)[0]?.toFixed(2)}` : "";
+    const budget = r.steps !== mainSteps ? ` (${r.steps} steps)` : "";
     console.log(
-      `- ${r.arm} ${r.fraction * 100}% (${r.steps} steps): fine-tune ${r.trainSeconds.toFixed(0)} s${r.sslSeconds ? ` (+ SimCLR ${r.sslSeconds.toFixed(0)} s, shared)` : ""}, AUPRC ${r.auprc.toFixed(3)}${mask}`,
+      `- ${columnTitle(columnOf(r))} ${r.fraction * 100}% seed ${r.seed}${budget}: AUROC ${r.auroc.toFixed(3)}, AUPRC ${r.auprc.toFixed(3)}${mask}, fine-tune ${r.trainSeconds.toFixed(0)} s${r.sslSeconds ? ` (+ SimCLR ${r.sslSeconds.toFixed(0)} s, shared)` : ""}${r.host ? ` on ${r.host}` : ""}`,
     );
   }
 }
