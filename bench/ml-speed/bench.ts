@@ -4,11 +4,16 @@
  * The same network in PyTorch is bench/ml-speed/torch_bench.py; run.sh runs both and compares.
  *
  *   pnpm exec tsx bench/ml-speed/bench.ts --sizes 64,128 --batch 32 --steps 4 --warmup 2 \
- *     [--variant fast|builtin] [--threads N] [--profile]
+ *     [--variant fast|builtin] [--threads N] [--profile] [--js-kernels on|off] [--dw auto|gemm|conv]
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend, setConv2DBackpropInputVariant } from "@xray/ml/backend/index";
+import {
+  initBackend,
+  setConv2DBackpropFilterVariant,
+  setConv2DBackpropInputVariant,
+  setWasmJsKernels,
+} from "@xray/ml/backend/index";
 import { buildEncoder } from "./encoder";
 
 const { values } = parseArgs({
@@ -22,6 +27,8 @@ const { values } = parseArgs({
     widths: { type: "string", default: "32,64,128,256" },
     profile: { type: "boolean", default: false },
     mode: { type: "string", default: "train,infer" },
+    "js-kernels": { type: "string", default: "on" },
+    dw: { type: "string", default: "default" },
   },
 });
 
@@ -53,6 +60,9 @@ async function main(): Promise<void> {
   const threads = values.threads === undefined ? undefined : Number(values.threads);
   const info = await initBackend({ prefer: "wasm", ...(threads === undefined ? {} : { threads }) });
   setConv2DBackpropInputVariant(variant);
+  setWasmJsKernels(values["js-kernels"] !== "off");
+  const dw = values.dw;
+  if (dw === "auto" || dw === "gemm" || dw === "conv") setConv2DBackpropFilterVariant(dw);
   const threadMatch = /threads=(\d+)/.exec(info.detail);
   const threadCount = Number(threadMatch?.[1] ?? 1);
   for (const size of sizes) {
@@ -130,3 +140,6 @@ async function main(): Promise<void> {
 }
 
 await main();
+
+// The threaded wasm build keeps its worker pool alive; end the process explicitly.
+process.exit(0);

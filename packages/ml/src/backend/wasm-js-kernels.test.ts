@@ -21,7 +21,7 @@ beforeAll(async () => {
   await tf.setBackend("wasm");
 });
 
-/** Runs f with the backend's own Slice/Sum/Mean, then with ours. */
+/** Runs f with the backend's own Slice/Identity, then with ours. */
 function bothKernels<T>(f: () => T): { builtin: T; ours: T } {
   setWasmJsKernels(false);
   try {
@@ -120,7 +120,7 @@ describe("wasm Slice (heap view)", () => {
   });
 });
 
-describe("wasm Sum / Mean over non-innermost axes", () => {
+describe("wasm Sum / Mean (the backend's own) over batch-norm axes", () => {
   const shape = [3, 5, 4, 6];
   const values = seededValues(3 * 5 * 4 * 6, 9);
   /** float64 reduction of `values` (shape above) over axes. */
@@ -234,5 +234,22 @@ describe("Conv2DBackpropFilter as im2col + GEMM against the float64 reference", 
         }
       }
     });
+  });
+});
+
+describe("wasm Identity (shared data)", () => {
+  it("a clone outlives its source, and assigning a variable leaves earlier clones alone", () => {
+    const before = tf.memory().numTensors;
+    const a = tf.tensor1d([1, 2, 3]);
+    const c = tf.clone(a);
+    a.dispose();
+    expect(Array.from(c.dataSync())).toEqual([1, 2, 3]);
+    const v = tf.tidy(() => tf.variable(tf.tensor1d([4, 5])));
+    const snap = tf.clone(v);
+    tf.tidy(() => v.assign(tf.tensor1d([6, 7])));
+    expect(Array.from(snap.dataSync())).toEqual([4, 5]);
+    expect(Array.from(v.dataSync())).toEqual([6, 7]);
+    tf.dispose([c, v, snap]);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -2,16 +2,15 @@ import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 
 /**
- * Replacements for three tfjs-backend-wasm 4.22 kernels whose JS side does needless full-tensor
- * work; each reads and writes the wasm heap directly and falls back to the backend's own kernel
- * outside the cases it handles.
+ * Replacements for two tfjs-backend-wasm 4.22 kernels whose JS side does needless full-tensor
+ * work, and two gathers used by our gradient kernels; all read and write the wasm heap directly.
  *
  * - Slice: the backend copies the WHOLE input out of the heap (readSync) before copying the slice;
  *   here the slice is copied straight from a heap view (same bytes out, no extra pass).
- * - Sum / Mean over axes that are not the innermost ones (batch-norm statistics and gradients
- *   reduce [N, H, W, C] over N, H, W; global average pooling over H, W): the backend transposes
- *   the tensor so the axes come last, then reduces. Here the reduction runs in place over the
- *   [outer, reduce, inner] view with a float64 accumulator per output (so it is at least as exact).
+ * - Identity: see identityKernel.
+ *
+ * (A JS Sum/Mean over the batch-norm axes, to skip the backend's transpose, was tried and was no
+ * faster than transpose + the backend's own reduction; bench/ml-speed/ab-step.ts.)
  */
 
 function asWasm(backend: unknown, kernel: string): BackendWasm {
@@ -104,73 +103,25 @@ export function copySlice(
   }
 }
 
-interface ReduceView {
-  outer: number;
-  reduce: number;
-  inner: number;
-  outShape: number[];
-}
-
-/** [outer, reduce, inner] when the axes are one contiguous run that does not include the last axis. */
-export function reduceView(
-  shape: readonly number[],
-  axisAttr: unknown,
-  keepDims: boolean,
-): ReduceView | null {
-  const rank = shape.length;
-  // No axis: every axis, the last included (the backend's own kernel needs no transpose then).
-  if (rank < 2 || axisAttr === null || axisAttr === undefined) return null;
-  const axes = [...new Set(tf.util.parseAxisParam(numberList(axisAttr, 1, "axis"), [...shape]))].sort(
-    (a, b) => a - b,
-  );
-  const first = axes[0];
-  const last = axes[axes.length - 1];
-  if (first === undefined || last === undefined) return null;
-  if (last - first + 1 !== axes.length || last === rank - 1) return null;
-  const outer = tf.util.sizeFromShape(shape.slice(0, first));
-  const reduce = tf.util.sizeFromShape(shape.slice(first, last + 1));
-  const inner = tf.util.sizeFromShape(shape.slice(last + 1));
-  const outShape = keepDims
-    ? shape.map((d, i) => (i >= first && i <= last ? 1 : d))
-    : shape.filter((_, i) => i < first || i > last);
-  return { outer, reduce, inner, outShape };
-}
-
-/** out[o, c] = scale * sum_r x[o, r, c], accumulated in float64. */
-export function reduceMiddle(x: Float32Array, out: Float32Array, v: ReduceView, scale: number): void {
-  const { outer, reduce, inner } = v;
-  const acc = new Float64Array(inner);
-  for (let o = 0; o < outer; o++) {
-    acc.fill(0);
-    let base = o * reduce * inner;
-    for (let r = 0; r < reduce; r++) {
-      for (let c = 0; c < inner; c++) acc[c] = (acc[c] ?? 0) + (x[base + c] ?? 0);
-      base += inner;
-    }
-    const o0 = o * inner;
-    for (let c = 0; c < inner; c++) out[o0 + c] = (acc[c] ?? 0) * scale;
-  }
-}
-
-const reduceKernel =
-  (kind: "Sum" | "Mean", fallback: tf.KernelFunc): tf.KernelFunc =>
+/**
+ * Identity (tf.clone; the engine clones every tensor it saves for the backward pass, ~600 per
+ * training step of a ResNet-18): the backend copies the data; tensors are immutable, so here the
+ * clone shares it with one more reference, as the cpu backend and the wasm Reshape already do.
+ */
+const identityKernel =
+  (fallback: tf.KernelFunc): tf.KernelFunc =>
   (args) => {
     const x = args.inputs.x;
-    if (x === undefined) throw new Error(`${kind}: missing input`);
-    if (x.dtype !== "float32") return fallback(args);
-    const view = reduceView(x.shape, args.attrs?.axis, args.attrs?.keepDims === true);
-    if (view === null || view.reduce === 0) return fallback(args);
-    const backend = asWasm(args.backend, kind);
-    const out = backend.makeOutput(view.outShape, "float32");
-    reduceMiddle(f32View(backend, x), f32View(backend, out), view, kind === "Mean" ? 1 / view.reduce : 1);
-    return out;
+    if (x === undefined) throw new Error("Identity: missing input");
+    if (x.dtype === "string") return fallback(args);
+    asWasm(args.backend, "Identity").incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
   };
 
 const originals = new Map<string, tf.KernelConfig>();
 const replacements: Array<[string, (fallback: tf.KernelFunc) => tf.KernelFunc]> = [
   [tf.Slice, sliceKernel],
-  [tf.Sum, (f) => reduceKernel("Sum", f)],
-  [tf.Mean, (f) => reduceKernel("Mean", f)],
+  [tf.Identity, identityKernel],
 ];
 
 /**
@@ -281,5 +232,74 @@ export function registerIm2ColKernel(): void {
   im2colRegistered = true;
   if (tf.getKernel(IM2COL_T, "wasm") === undefined) {
     tf.registerKernel({ kernelName: IM2COL_T, backendName: "wasm", kernelFunc: im2colKernel });
+  }
+}
+
+/** Name of the filter-tap gather below (wasm only; used inside Conv2DBackpropInput, no gradient). */
+export const PICK_TAPS_T = "XrayPickTapsT";
+
+/**
+ * out[r, c, co, ci] = w[rows[r], cols[c], ci, co] for a filter w of shape [kh, kw, ci, co]: the
+ * taps of one phase of the transposed convolution, in the order given, with the channel axes
+ * swapped. One pass; replaces a Transpose plus one Slice per tap plus Concats.
+ */
+export function pickTapsT(
+  w: Float32Array,
+  out: Float32Array,
+  kw: number,
+  ci: number,
+  co: number,
+  rows: readonly number[],
+  cols: readonly number[],
+): void {
+  let o = 0;
+  const tap = ci * co;
+  for (const r of rows) {
+    for (const c of cols) {
+      const base = (r * kw + c) * tap;
+      for (let j = 0; j < co; j++) {
+        let src = base + j;
+        for (let i = 0; i < ci; i++) {
+          out[o++] = w[src] ?? 0;
+          src += co;
+        }
+      }
+    }
+  }
+}
+
+function attrList(attrs: tf.NamedAttrMap | undefined, key: string): number[] {
+  const v = attrs?.[key];
+  if (!Array.isArray(v)) throw new Error(`${PICK_TAPS_T}: bad ${key}`);
+  return v.map((e: unknown) => {
+    if (typeof e !== "number" || !Number.isInteger(e)) throw new Error(`${PICK_TAPS_T}: bad ${key}`);
+    return e;
+  });
+}
+
+const pickTapsKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
+  const w = inputs.filter;
+  if (w === undefined || w.dtype !== "float32" || w.shape.length !== 4) {
+    throw new Error(`${PICK_TAPS_T}: expects a float32 [kh, kw, Ci, Co] filter`);
+  }
+  const wasm = asWasm(backend, PICK_TAPS_T);
+  const [kh = 1, kw = 1, ci = 1, co = 1] = w.shape;
+  const rows = attrList(attrs, "rows");
+  const cols = attrList(attrs, "cols");
+  if (rows.some((r) => r < 0 || r >= kh) || cols.some((c) => c < 0 || c >= kw)) {
+    throw new Error(`${PICK_TAPS_T}: tap out of range`);
+  }
+  const out = wasm.makeOutput([rows.length, cols.length, co, ci], "float32");
+  pickTapsT(f32View(wasm, w), f32View(wasm, out), kw, ci, co, rows, cols);
+  return out;
+};
+
+let pickTapsRegistered = false;
+
+export function registerPickTapsKernel(): void {
+  if (pickTapsRegistered) return;
+  pickTapsRegistered = true;
+  if (tf.getKernel(PICK_TAPS_T, "wasm") === undefined) {
+    tf.registerKernel({ kernelName: PICK_TAPS_T, backendName: "wasm", kernelFunc: pickTapsKernel });
   }
 }

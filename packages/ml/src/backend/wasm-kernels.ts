@@ -1,5 +1,11 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { IM2COL_T, registerIm2ColKernel, setWasmJsKernels } from "./wasm-js-kernels";
+import {
+  IM2COL_T,
+  PICK_TAPS_T,
+  registerIm2ColKernel,
+  registerPickTapsKernel,
+  setWasmJsKernels,
+} from "./wasm-js-kernels";
 
 /**
  * Training kernels for the wasm backend, composed from its own XNNPACK conv2d (SIMD) through the
@@ -197,17 +203,21 @@ export function conv2dBackpropFilterViaGemm(
 }
 
 export type Conv2DBackpropFilterVariant = "auto" | "gemm" | "conv";
-let filterVariant: Conv2DBackpropFilterVariant = "conv";
+let filterVariant: Conv2DBackpropFilterVariant = "auto";
 
-/** Picks the dW formulation (for A/B benchmarks; "conv" is the default until measured). */
+/** Picks the dW formulation (for A/B benchmarks; "auto" is the default). */
 export function setConv2DBackpropFilterVariant(v: Conv2DBackpropFilterVariant): void {
   filterVariant = v;
 }
 
 function useGemmForFilter(x: tf.Tensor4D, filterShape: [number, number, number, number]): boolean {
   if (filterVariant !== "auto") return filterVariant === "gemm";
-  // The im2col buffer is kh*kw times x; above ~16M floats (64 MB) keep the conv formulation.
-  return filterShape[0] * filterShape[1] * x.size <= 16 * 1024 * 1024;
+  const [kh, kw, ci] = filterShape;
+  // Measured (bench/ml-speed/micro-dw.ts): the GEMM wins for 1x1 kernels and for few input
+  // channels (the 7x7 stem on one grey channel), the conv formulation for 3x3 kernels over
+  // 32+ channels. The im2col buffer is kh*kw times x; above ~16M floats keep the conv.
+  if (kh * kw * x.size > 16 * 1024 * 1024) return false;
+  return (kh === 1 && kw === 1) || kh * kw * ci <= 64;
 }
 
 interface Phase1D {
@@ -304,7 +314,16 @@ export function conv2dBackpropInputViaConv(
     const qw = Math.ceil(w / sw);
     // W [kh, kw, Ci, Co] -> channels swapped: [kh, kw, Co, Ci]. The spatial flip is done by
     // picking taps in reverse order with slices + concats (memcpy), not the backend's slow Reverse.
-    const swapped = tf.transpose(filter, [0, 1, 3, 2]);
+    // On wasm one JS gather per phase does the swap and the flip together.
+    const onWasm = tf.getBackend() === "wasm";
+    if (onWasm) registerPickTapsKernel();
+    const swapped = onWasm ? filter : tf.transpose(filter, [0, 1, 3, 2]);
+    const taps = (rowTaps: number[], colTaps: number[]): tf.Tensor4D => {
+      if (!onWasm) return pickTaps(swapped, rowTaps, colTaps);
+      const out = tf.engine().runKernel(PICK_TAPS_T, { filter }, { rows: rowTaps, cols: colTaps });
+      if (!(out instanceof tf.Tensor)) throw new Error("pickTaps must return one tensor");
+      return tf.reshape(out, readShape4(out.shape, "pickTaps"));
+    };
     const rows: tf.Tensor4D[] = [];
     for (let r = 0; r < sh; r++) {
       const rowPhase = phase1D(r, sh, kh, info.padInfo.top);
@@ -316,7 +335,7 @@ export function conv2dBackpropInputViaConv(
           continue;
         }
         // Correlation tap j of this phase is filter tap a0 + s*(taps-1-j).
-        const sub = pickTaps(swapped, reversedTaps(rowPhase, sh), reversedTaps(colPhase, sw));
+        const sub = taps(reversedTaps(rowPhase, sh), reversedTaps(colPhase, sw));
         cols.push(phaseConv(dy, sub, rowPhase, colPhase, qh, qw));
       }
       // [N, qh, qw, sw*Ci] -> [N, qh, qw*sw, Ci]: column q*sw + c.

@@ -1,0 +1,97 @@
+/**
+ * A/B of one backend switch on the whole training step of the benchmark network, in ONE process:
+ * steps alternate A, B, A, B, ... and each side reports its minimum and median wall and process-CPU
+ * time, so both sides see the same machine load.
+ *
+ *   pnpm exec tsx bench/ml-speed/ab-step.ts --switch js-kernels|dw|dx [--size 64] [--batch 16] [--steps 6] [--threads 1]
+ */
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs-core";
+import {
+  initBackend,
+  setConv2DBackpropFilterVariant,
+  setConv2DBackpropInputVariant,
+  setWasmJsKernels,
+} from "@xray/ml/backend/index";
+import { buildEncoder } from "./encoder";
+
+const { values } = parseArgs({
+  options: {
+    switch: { type: "string", default: "js-kernels" },
+    size: { type: "string", default: "64" },
+    batch: { type: "string", default: "16" },
+    steps: { type: "string", default: "6" },
+    threads: { type: "string" },
+  },
+});
+const size = Number(values.size);
+const batch = Number(values.batch);
+const steps = Number(values.steps);
+const threads = values.threads === undefined ? undefined : Number(values.threads);
+const info = await initBackend({ prefer: "wasm", ...(threads === undefined ? {} : { threads }) });
+const sides: Record<string, [string, () => void, string, () => void]> = {
+  "js-kernels": ["off", () => setWasmJsKernels(false), "on", () => setWasmJsKernels(true)],
+  dw: [
+    "conv",
+    () => setConv2DBackpropFilterVariant("conv"),
+    "auto",
+    () => setConv2DBackpropFilterVariant("auto"),
+  ],
+  dx: [
+    "builtin",
+    () => setConv2DBackpropInputVariant("builtin"),
+    "fast",
+    () => setConv2DBackpropInputVariant("fast"),
+  ],
+};
+const side = sides[values.switch];
+if (side === undefined) throw new Error(`unknown --switch ${values.switch}`);
+const model = buildEncoder(size, [32, 64, 128, 256]);
+const optimizer = tf.train.adam(1e-3);
+const xs = tf.randomNormal([batch, size, size, 1]);
+const labels = tf.oneHot(
+  tf.tensor1d(
+    Array.from({ length: batch }, (_, i) => i % 2),
+    "int32",
+  ),
+  2,
+);
+const step = () =>
+  tf.tidy(() => {
+    const cost = optimizer.minimize(() => {
+      const logits = model.apply(xs, { training: true });
+      if (!(logits instanceof tf.Tensor)) throw new Error("one output expected");
+      return tf.losses.softmaxCrossEntropy(labels, logits);
+    }, true);
+    return cost?.dataSync()[0] ?? Number.NaN;
+  });
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+const times: Array<{ wall: number[]; cpu: number[] }> = [
+  { wall: [], cpu: [] },
+  { wall: [], cpu: [] },
+];
+for (let i = 0; i < 2 * (steps + 1); i++) {
+  const k = i % 2;
+  side[k === 0 ? 1 : 3]();
+  const c0 = cpuMs();
+  const w0 = performance.now();
+  step();
+  if (i >= 2) {
+    times[k]?.wall.push(performance.now() - w0);
+    times[k]?.cpu.push(cpuMs() - c0);
+  }
+}
+const stat = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return `min ${(s[0] ?? 0).toFixed(1)} median ${(s[Math.floor(s.length / 2)] ?? 0).toFixed(1)}`;
+};
+console.log(`${info.detail}; ${size} px, batch ${batch}, ${steps} steps per side, --switch ${values.switch}`);
+for (const k of [0, 1]) {
+  const t = times[k];
+  if (t === undefined) continue;
+  console.log(`${String(side[2 * k]).padEnd(8)} wall ms ${stat(t.wall)} | cpu ms ${stat(t.cpu)}`);
+}
+process.exit(0);
