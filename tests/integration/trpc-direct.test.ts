@@ -212,11 +212,12 @@ describe("direct tRPC path of the production web server", () => {
 
   it("refuses cross-site posts before any procedure runs", async () => {
     const cookie = await cookieFor(f.target);
-    for (const headers of [
+    const hostile: Record<string, string>[] = [
       { cookie, origin: "http://evil.example" },
       { cookie, "sec-fetch-site": "cross-site" },
       { cookie, origin: "null" },
-    ]) {
+    ];
+    for (const headers of hostile) {
       const { direct, route } = await both("/api/trpc/queue.next", {
         method: "POST",
         headers,

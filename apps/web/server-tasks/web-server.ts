@@ -12,9 +12,17 @@
  * still uses; XRAY_TRPC_VIA_NEXT=1 sends the API there in production too, for comparisons). tRPC
  * answers are small and are not compressed. Everything else goes to Next.
  *
- * Env: PORT (3000), HOSTNAME (0.0.0.0), XRAY_TRUSTED_PROXIES, and the portal's own variables.
+ * XRAY_WEB_PROCESSES=N (default 1) runs N such servers on the one port with node:cluster (one per
+ * core is the useful most). They share nothing in memory that matters: sessions are cookies
+ * re-validated against the database, the login throttle is the login_attempts table. The one
+ * per-process thing is the session validator's 3 s cache: a user disabled through one process is
+ * refused by the others within those 3 s.
+ *
+ * Env: PORT (3000), HOSTNAME (0.0.0.0), XRAY_TRUSTED_PROXIES, XRAY_WEB_PROCESSES, and the portal's
+ * own variables.
  * Run: `node --import tsx apps/web/server-tasks/web-server.ts` after `pnpm build`.
  */
+import cluster from "node:cluster";
 import { createServer } from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,12 +37,15 @@ const env = z
     PORT: z.coerce.number().int().min(1).max(65535).default(3000),
     HOSTNAME: z.string().min(1).default("0.0.0.0"),
     XRAY_TRPC_VIA_NEXT: z.enum(["0", "1"]).default("0"),
+    XRAY_WEB_PROCESSES: z.coerce.number().int().min(1).max(16).default(1),
   })
   .parse({
     PORT: process.env.PORT || undefined,
     HOSTNAME: process.env.HOSTNAME || undefined,
     XRAY_TRPC_VIA_NEXT: process.env.XRAY_TRPC_VIA_NEXT || undefined,
+    XRAY_WEB_PROCESSES: process.env.XRAY_WEB_PROCESSES || undefined,
   });
+const tag = cluster.isWorker ? `[web ${cluster.worker?.id ?? "?"}]` : "[web]";
 
 async function main(): Promise<void> {
   const trusted = trustedProxiesFromEnv();
@@ -45,7 +56,7 @@ async function main(): Promise<void> {
     pinForwardedFor(req, trusted);
     const procedure = env.XRAY_TRPC_VIA_NEXT === "1" ? null : directTrpcPath(req.method, req.url);
     (procedure === null ? handle(req, res) : serveTrpc(req, res, procedure)).catch((err: unknown) => {
-      console.error(`[web] ${err instanceof Error ? err.message : String(err)}`);
+      console.error(`${tag} ${err instanceof Error ? err.message : String(err)}`);
       if (!res.headersSent) res.statusCode = 500;
       res.end();
     });
@@ -55,7 +66,7 @@ async function main(): Promise<void> {
     server.listen(env.PORT, env.HOSTNAME, resolve);
   });
   const proxies = trusted.entries.length > 0 ? trusted.entries.join(", ") : "none";
-  console.log(`[web] listening on http://${env.HOSTNAME}:${env.PORT} (trusted proxies: ${proxies})`);
+  console.log(`${tag} listening on http://${env.HOSTNAME}:${env.PORT} (trusted proxies: ${proxies})`);
 
   let closing = false;
   const close = () => {
@@ -71,7 +82,46 @@ async function main(): Promise<void> {
   process.on("SIGINT", close);
 }
 
-main().catch((err: unknown) => {
-  console.error(`[web] ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+/**
+ * The cluster primary: starts the web processes, replaces one that dies (unless it died within
+ * 30 s of its start: then the server cannot run and the primary exits with an error, which stops
+ * `pnpm start`), and passes SIGTERM / SIGINT on.
+ */
+function primary(processes: number): void {
+  let stopping = false;
+  const started = new Map<number, number>();
+  const fork = () => {
+    const worker = cluster.fork();
+    started.set(worker.id, Date.now());
+  };
+  for (let i = 0; i < processes; i++) fork();
+  console.log(`[web] ${processes} web processes`);
+  cluster.on("exit", (worker, code, signal) => {
+    const age = Date.now() - (started.get(worker.id) ?? 0);
+    started.delete(worker.id);
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    console.error(`[web] web process ${worker.id} exited (${signal ?? code})`);
+    if (age < 30_000) process.exit(1);
+    fork();
+  });
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
+    setTimeout(() => process.exit(0), 7000).unref();
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+if (cluster.isPrimary && env.XRAY_WEB_PROCESSES > 1) {
+  primary(env.XRAY_WEB_PROCESSES);
+} else {
+  main().catch((err: unknown) => {
+    console.error(`${tag} ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}
