@@ -12,5 +12,7 @@ export default defineConfig({
     pool: "forks",
     fileParallelism: true,
     maxWorkers: 2,
+    // Test files already run in parallel: one wasm thread each (the product default is every core).
+    env: { XRAY_TF_THREADS: process.env.XRAY_TF_THREADS ?? "1" },
   },
 });

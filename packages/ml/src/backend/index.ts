@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
+import os from "node:os";
 import path from "node:path";
 // tfjs-core alone registers no gradients (its ESM register_all_gradients cannot load under Node);
 // the union package's Node bundle registers all of them against the same tfjs-core.
@@ -9,7 +10,7 @@ import { getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs
 import * as tf from "@tensorflow/tfjs-core";
 import { readMlEnv } from "../env";
 import { registerWasmTrainingKernels } from "./wasm-kernels";
-import { enableWasmThreadsInNode, withLogicalCoresForWasm } from "./wasm-threads";
+import { enableWasmThreadsInNode, unrefWasmWorkers, withLogicalCoresForWasm } from "./wasm-threads";
 
 export type BackendName = "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
 
@@ -21,7 +22,7 @@ export interface BackendInfo {
 export interface InitBackendOptions {
   /** Backend to use; "auto" (default) tries tfjs-node-gpu, tfjs-node, wasm, cpu in that order. */
   prefer?: BackendName | "auto";
-  /** wasm thread count; default: XRAY_TF_THREADS, else 1 (see chooseBackend). */
+  /** wasm thread count; default: XRAY_TF_THREADS, else defaultWasmThreads(). */
   threads?: number;
   /** Where the one start-up line goes; default: stderr. */
   log?: (msg: string) => void;
@@ -56,10 +57,7 @@ async function chooseBackend(opts: InitBackendOptions): Promise<BackendInfo> {
   const env = readMlEnv();
   const log = opts.log ?? ((msg: string) => process.stderr.write(`${msg}\n`));
   const prefer = env.XRAY_TF_BACKEND !== "auto" ? env.XRAY_TF_BACKEND : (opts.prefer ?? "auto");
-  // Multi-threaded wasm under Node is opt-in (XRAY_TF_THREADS or opts.threads): it works and uses
-  // every core, but once, on a machine loaded ~10x over its 2 cores, start-up waited forever for
-  // Emscripten's worker pool. A stalled trainer is worse than a slower one.
-  const threads = opts.threads ?? env.XRAY_TF_THREADS ?? 1;
+  const threads = opts.threads ?? env.XRAY_TF_THREADS ?? defaultWasmThreads();
   const candidates = prefer === "auto" ? BACKEND_ORDER : [prefer];
   const skipped: string[] = [];
   for (const name of candidates) {
@@ -72,6 +70,17 @@ async function chooseBackend(opts: InitBackendOptions): Promise<BackendInfo> {
     skipped.push(`${name}: ${reason}`);
   }
   throw new Error(`No TF.js backend could start (${skipped.join("; ")})`);
+}
+
+/**
+ * Default wasm thread count: every core, at most 8. XNNPACK runs each convolution on the thread
+ * pool; on this project's 2-core machine two threads train the benchmark ResNet 1.5x faster and
+ * infer 1.5x faster than one (docs/benchmarks.md, "ML speed"). XRAY_TF_THREADS=1 turns threads off
+ * (the test runner does: its files already run in parallel); once, on a machine loaded ~10x over
+ * its 2 cores, the threaded start-up waited a long time for Emscripten's worker pool.
+ */
+export function defaultWasmThreads(): number {
+  return Math.max(1, Math.min(8, os.availableParallelism()));
 }
 
 /** Returns null on success, else why the backend is unavailable. */
@@ -96,6 +105,8 @@ async function tryActivate(name: BackendName, threads: number): Promise<string |
       threadNote = threads > 1 ? enableWasmThreadsInNode() : "1 thread requested";
       registerWasmTrainingKernels();
       const ok = await withLogicalCoresForWasm(threads, () => tf.setBackend("wasm"));
+      // The pool's workers must not keep a finished script alive.
+      if (ok && threads > 1) unrefWasmWorkers(tf.backend());
       return ok ? null : "setBackend failed";
     }
     const ok = await tf.setBackend("cpu");

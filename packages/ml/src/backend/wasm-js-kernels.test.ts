@@ -253,3 +253,104 @@ describe("wasm Identity (shared data)", () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe("wasm MaxPoolGrad (one scan per window)", () => {
+  type Shape4 = [number, number, number, number];
+  const cases: Array<[string, Shape4, number, number, "same" | "valid"]> = [
+    ["3x3/2 same", [2, 9, 7, 3], 3, 2, "same"],
+    ["3x3/2 same even", [2, 8, 8, 4], 3, 2, "same"],
+    ["2x2/2 valid", [1, 7, 6, 2], 2, 2, "valid"],
+    ["3x3/1 same", [2, 5, 6, 3], 3, 1, "same"],
+    ["3x3/2 valid", [1, 9, 8, 2], 3, 2, "valid"],
+  ];
+  function grad(
+    shape: Shape4,
+    x: Float32Array,
+    r: Float32Array,
+    k: number,
+    s: number,
+    pad: "same" | "valid",
+  ) {
+    return tf.tidy(() => {
+      const rt = tf.tensor(r, tf.maxPool(tf.zeros(shape) as tf.Tensor4D, k, s, pad).shape);
+      const [g] = tf.grads((a: tf.Tensor) =>
+        tf.sum(
+          tf.mul(
+            tf.maxPool(tf.reshape<tf.Rank.R4>(a, shape as [number, number, number, number]), k, s, pad),
+            rt,
+          ),
+        ),
+      )([tf.tensor(x, shape)]);
+      return Array.from(g?.dataSync() ?? []);
+    });
+  }
+  // The reference is tfjs-core's cpu kernel (first maximum, windows padded with -inf), as in
+  // TensorFlow and PyTorch. The wasm backend's own kernel differs on ties (it takes the last
+  // maximum) and on windows whose values are all <= 0 (its running maximum starts at the
+  // smallest positive float), which a ReLU makes common.
+  it.each(cases)(
+    "%s equals tfjs-core's cpu kernel, also with ties (ReLU zeros, repeated values)",
+    async (_n, shape, k, s, pad) => {
+      const size = shape.reduce((a, b) => a * b, 1);
+      const outSize = tf.tidy(() => tf.maxPool(tf.zeros(shape) as tf.Tensor4D, k, s, pad).size);
+      const r = Float32Array.from(seededValues(outSize, 71));
+      const smooth = Float32Array.from(seededValues(size, 73));
+      // Ties everywhere: ReLU of values rounded to a coarse grid.
+      const ties = Float32Array.from(smooth, (v) => Math.max(0, Math.round(v * 2) / 2));
+      for (const x of [smooth, ties]) {
+        const ours = grad(shape, x, r, k, s, pad);
+        await tf.setBackend("cpu");
+        try {
+          const reference = grad(shape, x, r, k, s, pad);
+          expect(relativeError(ours, reference)).toBeLessThan(1e-6);
+        } finally {
+          await tf.setBackend("wasm");
+        }
+      }
+    },
+  );
+  it("matches float64 central differences of the pooled loss (no ties)", () => {
+    const shape: Shape4 = [2, 7, 6, 2];
+    const size = shape.reduce((a, b) => a * b, 1);
+    const x = seededValues(size, 79);
+    const outShape = tf.tidy(() => tf.maxPool(tf.zeros(shape) as tf.Tensor4D, 3, 2, "same").shape);
+    const r = seededValues(
+      outShape.reduce((a, b) => a * b, 1),
+      83,
+    );
+    const [n, h, w, c] = shape as [number, number, number, number];
+    const [, oh, ow] = outShape;
+    // "same" 3x3/2 on 7x6: pad top/left = floor(total/2).
+    const padTop = Math.floor(Math.max(0, ((oh ?? 0) - 1) * 2 + 3 - h) / 2);
+    const padLeft = Math.floor(Math.max(0, ((ow ?? 0) - 1) * 2 + 3 - w) / 2);
+    const loss = (v: Float64Array) => {
+      let s = 0;
+      let o = 0;
+      for (let b = 0; b < n; b++)
+        for (let i = 0; i < (oh ?? 0); i++)
+          for (let j = 0; j < (ow ?? 0); j++)
+            for (let ch = 0; ch < c; ch++) {
+              let m = Number.NEGATIVE_INFINITY;
+              for (let a = 0; a < 3; a++)
+                for (let bb = 0; bb < 3; bb++) {
+                  const y = i * 2 + a - padTop;
+                  const xx = j * 2 + bb - padLeft;
+                  if (y >= 0 && y < h && xx >= 0 && xx < w)
+                    m = Math.max(m, v[((b * h + y) * w + xx) * c + ch] ?? 0);
+                }
+              s += m * (r[o++] ?? 0);
+            }
+      return s;
+    };
+    const eps = 1e-6;
+    const numeric = Float64Array.from(x, (_, i) => {
+      const p = Float64Array.from(x);
+      p[i] = (x[i] ?? 0) + eps;
+      const up = loss(p);
+      p[i] = (x[i] ?? 0) - eps;
+      return (up - loss(p)) / (2 * eps);
+    });
+    const ours = grad(shape, Float32Array.from(x), Float32Array.from(r), 3, 2, "same");
+    expect(relativeError(ours, numeric)).toBeLessThan(1e-5);
+  });
+});

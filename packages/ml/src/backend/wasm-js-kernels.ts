@@ -2,12 +2,13 @@ import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 
 /**
- * Replacements for two tfjs-backend-wasm 4.22 kernels whose JS side does needless full-tensor
+ * Replacements for three tfjs-backend-wasm 4.22 kernels whose JS side does needless full-tensor
  * work, and two gathers used by our gradient kernels; all read and write the wasm heap directly.
  *
  * - Slice: the backend copies the WHOLE input out of the heap (readSync) before copying the slice;
  *   here the slice is copied straight from a heap view (same bytes out, no extra pass).
  * - Identity: see identityKernel.
+ * - MaxPoolGrad: see maxPoolGradKernel.
  *
  * (A JS Sum/Mean over the batch-norm axes, to skip the backend's transpose, was tried and was no
  * faster than transpose + the backend's own reduction; bench/ml-speed/ab-step.ts.)
@@ -118,10 +119,112 @@ const identityKernel =
     return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
   };
 
+/**
+ * MaxPoolGrad: the backend's kernel revisits, for every input pixel, every window that covers it
+ * and recomputes that window's maximum (9 windows x 9 taps for a 3x3/2 pool). Here each window is
+ * scanned once and its gradient goes to its first maximum in row-major order (the same tie rule as
+ * the backend's and tfjs-core's reference kernels; ties are common after a ReLU).
+ */
+const maxPoolGradKernel =
+  (fallback: tf.KernelFunc): tf.KernelFunc =>
+  (args) => {
+    const { dy, input } = args.inputs;
+    if (dy === undefined || input === undefined) throw new Error("MaxPoolGrad: missing input");
+    if (input.dtype !== "float32" || dy.dtype !== "float32" || input.shape.length !== 4)
+      return fallback(args);
+    const attrs = args.attrs ?? {};
+    const { filterSize, strides, pad, dimRoundingMode } = attrs;
+    const rounding = roundingOf(dimRoundingMode);
+    const padding =
+      typeof pad === "number" ? pad : pad === "same" ? "same" : pad === "valid" ? "valid" : null;
+    if (padding === null) return fallback(args);
+    const info = tf.backend_util.computePool2DInfo(
+      readShape4Js(input.shape),
+      pairOf(filterSize, "filterSize"),
+      pairOf(strides, "strides"),
+      1,
+      padding,
+      rounding,
+    );
+    if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return fallback(args);
+    const backend = asWasm(args.backend, "MaxPoolGrad");
+    const dx = backend.makeOutput([...input.shape], "float32");
+    maxPoolBackprop(f32View(backend, input), f32View(backend, dy), f32View(backend, dx), info);
+    return dx;
+  };
+
+function roundingOf(v: unknown): "floor" | "round" | "ceil" | undefined {
+  return v === "floor" ? "floor" : v === "round" ? "round" : v === "ceil" ? "ceil" : undefined;
+}
+
+function pairOf(v: unknown, what: string): [number, number] {
+  if (typeof v === "number") return [v, v];
+  if (Array.isArray(v) && typeof v[0] === "number" && typeof v[1] === "number") return [v[0], v[1]];
+  throw new Error(`MaxPoolGrad: bad ${what}`);
+}
+
+function readShape4Js(s: readonly number[]): [number, number, number, number] {
+  const [a, b, c, d] = s;
+  if (a === undefined || b === undefined || c === undefined || d === undefined)
+    throw new Error("rank 4 expected");
+  return [a, b, c, d];
+}
+
+/** dx for a max pool (NHWC): each dy goes to its window's first maximum. */
+export function maxPoolBackprop(
+  x: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+  info: tf.backend_util.Conv2DInfo,
+): void {
+  const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth } = info;
+  const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  dx.fill(0);
+  const best = new Int32Array(c);
+  const bestVal = new Float32Array(c);
+  let o = 0;
+  for (let b = 0; b < batchSize; b++) {
+    const img = b * inHeight * inWidth * c;
+    for (let oy = 0; oy < outHeight; oy++) {
+      const y0 = oy * sh - top;
+      const yLo = Math.max(0, y0);
+      const yHi = Math.min(inHeight, y0 + fh);
+      for (let ox = 0; ox < outWidth; ox++) {
+        const x0 = ox * sw - left;
+        const xLo = Math.max(0, x0);
+        const xHi = Math.min(inWidth, x0 + fw);
+        best.fill(-1);
+        bestVal.fill(Number.NEGATIVE_INFINITY);
+        for (let y = yLo; y < yHi; y++) {
+          for (let xx = xLo; xx < xHi; xx++) {
+            const p = img + (y * inWidth + xx) * c;
+            for (let ch = 0; ch < c; ch++) {
+              const v = x[p + ch] ?? Number.NaN;
+              // Strictly greater: the first maximum in row-major window order wins.
+              if (v > (bestVal[ch] ?? 0) || (best[ch] ?? 0) < 0) {
+                bestVal[ch] = v;
+                best[ch] = p + ch;
+              }
+            }
+          }
+        }
+        for (let ch = 0; ch < c; ch++) {
+          const at = best[ch] ?? -1;
+          if (at >= 0) dx[at] = (dx[at] ?? 0) + (dy[o + ch] ?? 0);
+        }
+        o += c;
+      }
+    }
+  }
+}
+
 const originals = new Map<string, tf.KernelConfig>();
 const replacements: Array<[string, (fallback: tf.KernelFunc) => tf.KernelFunc]> = [
   [tf.Slice, sliceKernel],
   [tf.Identity, identityKernel],
+  [tf.MaxPoolGrad, maxPoolGradKernel],
 ];
 
 /**

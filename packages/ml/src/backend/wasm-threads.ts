@@ -92,3 +92,28 @@ function writeIfChanged(file: string, contents: string): void {
   // rename is atomic, so concurrent processes never read half a file
   renameSync(tmp, file);
 }
+
+/**
+ * Emscripten's pthread pool keeps a reference on each running worker, so a Node script that used
+ * threaded wasm never exits by itself. Unreferenced workers still run; the process just does not
+ * wait for them. Returns how many workers were released.
+ */
+export function unrefWasmWorkers(backend: unknown): number {
+  if (typeof backend !== "object" || backend === null || !("wasm" in backend)) return 0;
+  const module: unknown = backend.wasm;
+  if (typeof module !== "object" || module === null || !("PThread" in module)) return 0;
+  const pthread: unknown = module.PThread;
+  if (typeof pthread !== "object" || pthread === null) return 0;
+  let released = 0;
+  for (const key of ["runningWorkers", "unusedWorkers"]) {
+    const list: unknown = key in pthread ? Reflect.get(pthread, key) : undefined;
+    if (!Array.isArray(list)) continue;
+    for (const w of list) {
+      if (typeof w === "object" && w !== null && "unref" in w && typeof w.unref === "function") {
+        w.unref();
+        released++;
+      }
+    }
+  }
+  return released;
+}
