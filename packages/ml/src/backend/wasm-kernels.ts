@@ -397,21 +397,32 @@ const fusedBatchNormGrad: tf.GradConfig = {
     const eps = typeof attrs.varianceEpsilon === "number" ? attrs.varianceEpsilon : 0.001;
     const scaleValue = scale ?? tf.scalar(1);
     const reductionAxes = tf.backend_util.getReductionAxes(mean.shape, x.shape);
-    const reduce = (t: tf.Tensor) => (mean.rank === 1 ? tf.sum(t, reductionAxes) : t);
     const invStd = tf.rsqrt(tf.add(variance, tf.scalar(eps)));
+    const minusHalfRCube = () => tf.mul(tf.pow(invStd, tf.scalar(3)), tf.scalar(-0.5));
+    if (mean.rank === 1) {
+      // Per-channel statistics: every reduced gradient is a [C] combination of two sums,
+      //   s1 = sum(dy),  s2 = sum(dy * (x - mean)),
+      // so the full-size work is one Sub, one Mul and two Sums (was 2 Subs, ~6 Muls, 4 Sums).
+      const [s1, s2] = tf.tidy(() => [
+        tf.sum(dy, reductionAxes),
+        tf.sum(tf.mul(dy, tf.sub(x, mean)), reductionAxes),
+      ]);
+      if (s1 === undefined || s2 === undefined) throw new Error("unreachable");
+      return {
+        x: () => tf.reshape(tf.mul(dy, tf.mul(invStd, scaleValue)), x.shape),
+        mean: () => tf.reshape(tf.neg(tf.mul(s1, tf.mul(invStd, scaleValue))), mean.shape),
+        variance: () => tf.reshape(tf.mul(tf.mul(s2, scaleValue), minusHalfRCube()), mean.shape),
+        scale: () => tf.reshape(tf.mul(s2, invStd), mean.shape),
+        offset: () => tf.reshape(s1, mean.shape),
+      };
+    }
     return {
       x: () => tf.reshape(tf.mul(dy, tf.mul(invStd, scaleValue)), x.shape),
-      mean: () => tf.reshape(reduce(tf.mul(dy, tf.neg(tf.mul(invStd, scaleValue)))), mean.shape),
-      variance: () => {
-        const minusHalfRCube = tf.mul(tf.pow(invStd, tf.scalar(3)), tf.scalar(-0.5));
-        const xMinusMean = tf.sub(x, mean);
-        return tf.reshape(
-          reduce(tf.mul(tf.mul(dy, scaleValue), tf.mul(xMinusMean, minusHalfRCube))),
-          mean.shape,
-        );
-      },
-      scale: () => tf.reshape(reduce(tf.mul(dy, tf.mul(tf.sub(x, mean), invStd))), mean.shape),
-      offset: () => tf.reshape(reduce(dy), mean.shape),
+      mean: () => tf.reshape(tf.mul(dy, tf.neg(tf.mul(invStd, scaleValue))), mean.shape),
+      variance: () =>
+        tf.reshape(tf.mul(tf.mul(dy, scaleValue), tf.mul(tf.sub(x, mean), minusHalfRCube())), mean.shape),
+      scale: () => tf.reshape(tf.mul(dy, tf.mul(tf.sub(x, mean), invStd)), mean.shape),
+      offset: () => tf.reshape(dy, mean.shape),
     };
   },
 };
