@@ -354,3 +354,31 @@ describe("wasm MaxPoolGrad (one scan per window)", () => {
     expect(relativeError(ours, numeric)).toBeLessThan(1e-5);
   });
 });
+
+describe("Mean gradient (dy / size, broadcast)", () => {
+  const cases: Array<[string, number[] | number | undefined, boolean]> = [
+    ["axes 0,1,2", [0, 1, 2], false],
+    ["axes 1,2 keepDims", [1, 2], true],
+    ["axis -1", -1, false],
+    ["all axes", undefined, false],
+  ];
+  it.each(cases)("%s: every element gets its output's dy / count", (_n, axis, keepDims) => {
+    const shape: [number, number, number, number] = [2, 3, 4, 5];
+    const x = tf.tensor4d(Float32Array.from(seededValues(120, 91)), shape);
+    const y = tf.mean(x, axis, keepDims);
+    const r = tf.tensor(Float32Array.from(seededValues(y.size, 93)), y.shape);
+    const [g] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(tf.mean(a, axis, keepDims), r)))([x]);
+    const axes =
+      axis === undefined ? [0, 1, 2, 3] : (Array.isArray(axis) ? axis : [axis]).map((a) => (a + 4) % 4);
+    const count = axes.reduce((n, a) => n * (shape[a] ?? 1), 1);
+    const rv = r.dataSync();
+    const expected = Array.from({ length: 120 }, (_, f) => {
+      const idx = [Math.floor(f / 60), Math.floor(f / 20) % 3, Math.floor(f / 5) % 4, f % 5];
+      let o = 0;
+      for (let d = 0; d < 4; d++) if (!axes.includes(d)) o = o * (shape[d] ?? 1) + (idx[d] ?? 0);
+      return (rv[o] ?? Number.NaN) / count;
+    });
+    expect(relativeError(g?.dataSync() ?? [], expected)).toBeLessThan(1e-6);
+    tf.dispose([x, y, r, g]);
+  });
+});

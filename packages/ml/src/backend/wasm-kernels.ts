@@ -427,6 +427,39 @@ const fusedBatchNormGrad: tf.GradConfig = {
   },
 };
 
+/**
+ * Mean's gradient is dy / size broadcast over the reduced axes. tfjs-core computes it as
+ * ones(x.shape) * dy, then / size: two full-size passes after the fill. Dividing the small dy first
+ * leaves one (the same values: x * 1 is exact). tf.broadcastTo would be one pass too, but the
+ * backend's Tile is ~14x slower than fill + multiply here.
+ */
+const meanGrad: tf.GradConfig = {
+  kernelName: tf.Mean,
+  inputsToSave: ["x"],
+  gradFunc: (dyIn, saved, attrs) => {
+    const dy = Array.isArray(dyIn) ? dyIn[0] : dyIn;
+    const [x] = saved;
+    if (dy === undefined || x === undefined) throw new Error("Mean gradient: missing tensors");
+    const axisAttr = attrs.axis;
+    const axisList =
+      typeof axisAttr === "number"
+        ? [axisAttr]
+        : Array.isArray(axisAttr)
+          ? axisAttr.map((a) => {
+              if (typeof a !== "number") throw new Error("Mean gradient: bad axis");
+              return a;
+            })
+          : null;
+    // No axis: every axis.
+    const axes = tf.util.parseAxisParam(axisList ?? x.shape.map((_, i) => i), x.shape);
+    const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const size = axes.reduce((n, a) => n * (x.shape[a] ?? 1), 1);
+    return {
+      x: () => tf.mul(tf.div(tf.reshape(dy, expanded), size), tf.ones(x.shape, "float32")),
+    };
+  },
+};
+
 export type Conv2DBackpropInputVariant = "fast" | "builtin";
 
 let builtinBackpropInput: tf.KernelConfig | undefined;
@@ -449,6 +482,7 @@ export function registerWasmTrainingKernels(): void {
   setConv2DBackpropInputVariant("fast");
   setWasmJsKernels(true);
   tf.registerGradient(fusedBatchNormGrad);
+  tf.registerGradient(meanGrad);
 }
 
 /** Switches the wasm Conv2DBackpropInput between ours and the backend's own (for A/B benchmarks). */
