@@ -53,7 +53,7 @@ const { values: args } = parseArgs({
 
 const seed = Number(args.seed);
 const steps = Number(args.steps);
-const sslSteps = Number(args["ssl-steps"]);
+let sslSteps = Number(args["ssl-steps"]);
 const B = Number(args["batch-size"]);
 const mu = Number(args.mu);
 const width = Number(args.width);
@@ -157,7 +157,10 @@ async function main() {
     const encDir = args["encoder-dir"];
     while (!existsSync(join(encDir, "metadata.json"))) await new Promise((r) => setTimeout(r, 5000));
     const loaded = await loadEncoder(encDir);
-    sslSeconds = Number((loaded.meta.extra as { sslSeconds?: number } | undefined)?.sslSeconds ?? 0);
+    const extra = loaded.meta.extra as { sslSeconds?: number; sslSteps?: number } | undefined;
+    sslSeconds = Number(extra?.sslSeconds ?? 0);
+    // The loaded encoder's own step count, not this run's --ssl-steps (which it did not use).
+    sslSteps = Number(extra?.sslSteps ?? sslSteps);
     pretrained = loaded.encoder;
   } else if (arms.includes("sslfm")) {
     const enc = buildEncoder(encoderCfg);
