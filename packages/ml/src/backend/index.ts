@@ -61,7 +61,7 @@ async function chooseBackend(opts: InitBackendOptions): Promise<BackendInfo> {
   const candidates = prefer === "auto" ? BACKEND_ORDER : [prefer];
   const skipped: string[] = [];
   for (const name of candidates) {
-    const reason = await tryActivate(name, threads);
+    const reason = await tryActivate(name, threads, log);
     if (reason === null) {
       const detail = describe(name, skipped);
       log(`[xray/ml] TF.js backend: ${name} (${detail})`);
@@ -84,7 +84,11 @@ export function defaultWasmThreads(): number {
 }
 
 /** Returns null on success, else why the backend is unavailable. */
-async function tryActivate(name: BackendName, threads: number): Promise<string | null> {
+async function tryActivate(
+  name: BackendName,
+  threads: number,
+  log: (msg: string) => void,
+): Promise<string | null> {
   try {
     if (name === "tensorflow-gpu" || name === "tensorflow") {
       // Optional native packages: absent or without libtensorflow they throw here, and we fall through.
@@ -104,7 +108,24 @@ async function tryActivate(name: BackendName, threads: number): Promise<string |
       setThreadsCount(threads);
       threadNote = threads > 1 ? enableWasmThreadsInNode() : "1 thread requested";
       registerWasmTrainingKernels();
-      const ok = await withLogicalCoresForWasm(threads, () => tf.setBackend("wasm"));
+      // A threaded start waits for Emscripten's worker pool; say so if that takes long.
+      const watchdog =
+        threads > 1
+          ? setTimeout(
+              () =>
+                log(
+                  `[xray/ml] wasm with ${threads} threads still starting after 30 s (XRAY_TF_THREADS=1 starts without a worker pool)`,
+                ),
+              30_000,
+            )
+          : undefined;
+      watchdog?.unref();
+      let ok: boolean;
+      try {
+        ok = await withLogicalCoresForWasm(threads, () => tf.setBackend("wasm"));
+      } finally {
+        clearTimeout(watchdog);
+      }
       // The pool's workers must not keep a finished script alive.
       if (ok && threads > 1) unrefWasmWorkers(tf.backend());
       return ok ? null : "setBackend failed";

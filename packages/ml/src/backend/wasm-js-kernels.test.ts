@@ -21,7 +21,7 @@ beforeAll(async () => {
   await tf.setBackend("wasm");
 });
 
-/** Runs f with the backend's own Slice/Identity, then with ours. */
+/** Runs f with the backend's own Slice/Identity/Sum/Mean/MaxPoolGrad, then with ours. */
 function bothKernels<T>(f: () => T): { builtin: T; ours: T } {
   setWasmJsKernels(false);
   try {
@@ -120,7 +120,7 @@ describe("wasm Slice (heap view)", () => {
   });
 });
 
-describe("wasm Sum / Mean (the backend's own) over batch-norm axes", () => {
+describe("wasm Sum / Mean over non-innermost axes (blocked JS)", () => {
   const shape = [3, 5, 4, 6];
   const values = seededValues(3 * 5 * 4 * 6, 9);
   /** float64 reduction of `values` (shape above) over axes. */
