@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { openPlatform } from "@xray/core";
@@ -31,6 +32,16 @@ const env = z
     XRAY_SKIP_DEMO: process.env.XRAY_SKIP_DEMO || undefined,
   });
 const log = (line: string) => console.log(`[start] ${line}`);
+
+/**
+ * wasm threads per local trainer worker: XRAY_TF_THREADS when set, else the cores left after one
+ * for the web server, shared by the workers (at least 1). A round on every core would starve the
+ * annotators' requests on a small machine; a worker on its own machine uses every core.
+ */
+function workerThreads(workers: number): string {
+  if (process.env.XRAY_TF_THREADS) return process.env.XRAY_TF_THREADS;
+  return String(Math.max(1, Math.floor((availableParallelism() - 1) / Math.max(1, workers))));
+}
 
 /** Demo accounts only: documented in the README, printed on first start. Change or disable them for real use. */
 const DEMO_USERS: { role: UserRole; email: string; password: string }[] = [
@@ -104,10 +115,12 @@ async function main(): Promise<void> {
   });
   children.push(web);
   const workerEntry = path.join(root, "trainer/src/worker/main.ts");
+  const threads = workerThreads(env.XRAY_WORKERS);
+  if (env.XRAY_WORKERS > 0) log(`trainer workers: ${env.XRAY_WORKERS} x ${threads} wasm thread(s)`);
   for (let i = 0; i < env.XRAY_WORKERS; i++) {
     const worker = spawn(process.execPath, ["--import", "tsx", workerEntry], {
       cwd: root,
-      env: { ...childEnv, XRAY_WORKER_ID: `local-${i + 1}` },
+      env: { ...childEnv, XRAY_WORKER_ID: `local-${i + 1}`, XRAY_TF_THREADS: threads },
       stdio: "inherit",
     });
     children.push(worker);

@@ -22,6 +22,11 @@ if (!process.env.XRAY_E2E_DATA_DIR) {
 }
 const dataDir = process.env.XRAY_E2E_DATA_DIR;
 
+// Trainer workers the journeys spawn share 2 cores with the browser, the web server and PostgreSQL:
+// one wasm thread each, as `pnpm start` gives its worker on such a machine (the product default,
+// every core, is for a worker with a machine of its own).
+process.env.XRAY_TF_THREADS ??= "1";
+
 // Debian's chromium, never a downloaded browser.
 const executablePath = process.env.XRAY_CHROMIUM ?? "/usr/bin/chromium";
 if (!existsSync(executablePath)) throw new Error(`${executablePath} is missing: apt-get install -y chromium`);
