@@ -6,14 +6,13 @@
  *   pnpm exec tsx bench/ml-speed/ab-step.ts --switch js-kernels|dw|dx [--size 64] [--batch 16] [--steps 6] [--threads 1]
  */
 import { parseArgs } from "node:util";
-import * as tf from "@tensorflow/tfjs-core";
 import {
   initBackend,
   setConv2DBackpropFilterVariant,
   setConv2DBackpropInputVariant,
   setWasmJsKernels,
 } from "@xray/ml/backend/index";
-import { buildEncoder } from "./encoder";
+import { buildEncoder, fixedBatchTrainer } from "./encoder";
 
 const { values } = parseArgs({
   options: {
@@ -47,24 +46,8 @@ const sides: Record<string, [string, () => void, string, () => void]> = {
 const side = sides[values.switch];
 if (side === undefined) throw new Error(`unknown --switch ${values.switch}`);
 const model = buildEncoder(size, [32, 64, 128, 256]);
-const optimizer = tf.train.adam(1e-3);
-const xs = tf.randomNormal([batch, size, size, 1]);
-const labels = tf.oneHot(
-  tf.tensor1d(
-    Array.from({ length: batch }, (_, i) => i % 2),
-    "int32",
-  ),
-  2,
-);
-const step = () =>
-  tf.tidy(() => {
-    const cost = optimizer.minimize(() => {
-      const logits = model.apply(xs, { training: true });
-      if (!(logits instanceof tf.Tensor)) throw new Error("one output expected");
-      return tf.losses.softmaxCrossEntropy(labels, logits);
-    }, true);
-    return cost?.dataSync()[0] ?? Number.NaN;
-  });
+const trainer = fixedBatchTrainer(model, size, batch);
+const step = trainer.step;
 const cpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;

@@ -14,7 +14,7 @@ import {
   setConv2DBackpropInputVariant,
   setWasmJsKernels,
 } from "@xray/ml/backend/index";
-import { buildEncoder } from "./encoder";
+import { buildEncoder, fixedBatchTrainer } from "./encoder";
 
 const { values } = parseArgs({
   options: {
@@ -67,26 +67,11 @@ async function main(): Promise<void> {
   const threadCount = Number(threadMatch?.[1] ?? 1);
   for (const size of sizes) {
     const model = buildEncoder(size, widths);
-    const optimizer = tf.train.adam(1e-3);
-    const xs = tf.randomNormal([batch, size, size, 1]);
-    const labels = tf.oneHot(
-      tf.tensor1d(
-        Array.from({ length: batch }, (_, i) => i % 2),
-        "int32",
-      ),
-      2,
-    );
+    const trainer = fixedBatchTrainer(model, size, batch);
+    const xs = trainer.xs;
     const result: Result = { impl: "tfjs-wasm", variant, size, batch, threads: threadCount };
     if (modes.has("train")) {
-      const step = () =>
-        tf.tidy(() => {
-          const cost = optimizer.minimize(() => {
-            const logits = model.apply(xs, { training: true });
-            if (!(logits instanceof tf.Tensor)) throw new Error("one output expected");
-            return tf.losses.softmaxCrossEntropy(labels, logits);
-          }, true);
-          return cost?.dataSync()[0] ?? Number.NaN;
-        });
+      const step = trainer.step;
       for (let i = 0; i < warmup; i++) step();
       const before = tf.memory().numTensors;
       const times: number[] = [];
@@ -133,8 +118,7 @@ async function main(): Promise<void> {
       result.infer_img_s = (batch * 1000) / median(times);
     }
     process.stdout.write(`${JSON.stringify(result)}\n`);
-    tf.dispose([xs, labels]);
-    optimizer.dispose();
+    trainer.dispose();
     model.dispose();
   }
 }

@@ -1,7 +1,9 @@
 /**
  * The benchmark network: a half-width ResNet-18-style grayscale encoder built with tfjs-layers
- * (the same network as torch_bench.py), shared by bench.ts and self-prof.ts.
+ * (the same network as torch_bench.py), and its training step on one fixed batch; shared by
+ * bench.ts, self-prof.ts and ab-step.ts.
  */
+import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 
 /** Basic block: conv3x3-BN-ReLU-conv3x3-BN (+ 1x1/stride projection when the shape changes) + ReLU. */
@@ -44,4 +46,42 @@ export function buildEncoder(size: number, stageWidths: number[]): tfl.LayersMod
   x = tfl.layers.globalAveragePooling2d({}).apply(x) as tfl.SymbolicTensor;
   const out = tfl.layers.dense({ units: 2 }).apply(x) as tfl.SymbolicTensor;
   return tfl.model({ inputs: input, outputs: out });
+}
+
+/**
+ * One training step (forward + backward + Adam) of `model` on a fixed random batch of `batch`
+ * size x size images with alternating 2-class labels; returns the loss. `dispose` frees the batch.
+ */
+export function fixedBatchTrainer(
+  model: tfl.LayersModel,
+  size: number,
+  batch: number,
+): { step: () => number; xs: tf.Tensor; dispose: () => void } {
+  const optimizer = tf.train.adam(1e-3);
+  const xs = tf.randomNormal([batch, size, size, 1]);
+  const labels = tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: batch }, (_, i) => i % 2),
+      "int32",
+    ),
+    2,
+  );
+  const step = () =>
+    tf.tidy(() => {
+      const cost = optimizer.minimize(() => {
+        const logits = model.apply(xs, { training: true });
+        if (!(logits instanceof tf.Tensor)) throw new Error("one output expected");
+        return tf.losses.softmaxCrossEntropy(labels, logits);
+      }, true);
+      return cost?.dataSync()[0] ?? Number.NaN;
+    });
+  return {
+    step,
+    xs,
+    dispose: () => {
+      xs.dispose();
+      labels.dispose();
+      optimizer.dispose();
+    },
+  };
 }

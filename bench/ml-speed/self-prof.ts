@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend, setWasmJsKernels } from "@xray/ml/backend/index";
-import { buildEncoder } from "./encoder";
+import { buildEncoder, fixedBatchTrainer } from "./encoder";
 
 const { values } = parseArgs({
   options: {
@@ -58,24 +58,8 @@ for (const config of tf.getKernelsForBackend("wasm")) {
 }
 
 const model = buildEncoder(size, values.widths.split(",").map(Number));
-const optimizer = tf.train.adam(1e-3);
-const xs = tf.randomNormal([batch, size, size, 1]);
-const labels = tf.oneHot(
-  tf.tensor1d(
-    Array.from({ length: batch }, (_, i) => i % 2),
-    "int32",
-  ),
-  2,
-);
-const step = () =>
-  tf.tidy(() => {
-    const cost = optimizer.minimize(() => {
-      const logits = model.apply(xs, { training: true });
-      if (!(logits instanceof tf.Tensor)) throw new Error("one output expected");
-      return tf.losses.softmaxCrossEntropy(labels, logits);
-    }, true);
-    return cost?.dataSync()[0] ?? Number.NaN;
-  });
+const trainer = fixedBatchTrainer(model, size, batch);
+const step = trainer.step;
 step();
 step();
 const cpuMs = () => {

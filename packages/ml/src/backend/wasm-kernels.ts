@@ -86,6 +86,26 @@ function asTensor4D(info: tf.TensorInfo | undefined, what: string): tf.Tensor4D 
   return tf.reshape(t, [a, b, c, d]);
 }
 
+/** Output geometry of a channels-last, dilation-1 conv2d (what the gradient kernels need). */
+function channelsLastConvInfo(
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  strides: [number, number],
+  pad: Pad,
+  dimRoundingMode?: RoundingMode,
+): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    xShape,
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    "channelsLast",
+  );
+}
+
 /**
  * dW for conv2d(x, W, strides, pad) given dy, as one XNNPACK conv2d:
  * input  = x as [Ci, H, W, N] (channels-in-batch), explicitly padded,
@@ -101,16 +121,7 @@ export function conv2dBackpropFilterViaConv(
   dimRoundingMode?: RoundingMode,
 ): tf.Tensor4D {
   return tf.tidy(() => {
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape,
-      filterShape,
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-      false,
-      "channelsLast",
-    );
+    const info = channelsLastConvInfo(x.shape, filterShape, strides, pad, dimRoundingMode);
     const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
     const { top, bottom, left, right } = info.padInfo;
     const [, ho, wo] = dy.shape;
@@ -168,16 +179,7 @@ export function conv2dBackpropFilterViaGemm(
 ): tf.Tensor4D {
   registerIm2ColKernel();
   return tf.tidy(() => {
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape,
-      filterShape,
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-      false,
-      "channelsLast",
-    );
+    const info = channelsLastConvInfo(x.shape, filterShape, strides, pad, dimRoundingMode);
     const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
     const [n, , , ci] = x.shape;
     const [, ho, wo, co] = dy.shape;
@@ -298,15 +300,12 @@ export function conv2dBackpropInputViaConv(
   dimRoundingMode?: RoundingMode,
 ): tf.Tensor4D {
   return tf.tidy((): tf.Tensor4D => {
-    const info = tf.backend_util.computeConv2DInfo(
+    const info = channelsLastConvInfo(
       inputShape,
       readShape4(filter.shape, "filter"),
       strides,
-      1,
       pad,
       dimRoundingMode,
-      false,
-      "channelsLast",
     );
     const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
     const [n, h, w, ci] = inputShape;
