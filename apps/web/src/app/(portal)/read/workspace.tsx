@@ -4,6 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { TRPCClientError } from "@trpc/client";
 import type { AppRouter } from "@xray/api";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { HeatmapControls } from "@/components/viewer/heatmap-controls";
 import { fullUrl, prefetchGrey, readyGrey, thumbUrl } from "@/components/viewer/image-cache";
 import { ViewerToolbar } from "@/components/viewer/viewer-toolbar";
 import { type ViewerHandle, type ViewerHeatmap, XrayViewer } from "@/components/viewer/xray-viewer";
@@ -716,35 +717,20 @@ export function ReadWorkspace({ dataset }: { dataset: WorkspaceDataset }) {
                     ))}
                 </ul>
                 {assistData.heatmapHeads.length > 0 ? (
-                  <div className="rw-heat">
-                    <label className="rw-check">
-                      <input type="checkbox" checked={heatOn} onChange={(e) => setHeatOn(e.target.checked)} />
-                      <span>
+                  <HeatmapControls
+                    label={
+                      <>
                         <kbd>H</kbd> Grad-CAM heatmap
-                      </span>
-                    </label>
-                    <label>
-                      Head
-                      <select value={head ?? ""} onChange={(e) => setHeatHead(e.target.value)}>
-                        {assistData.heatmapHeads.map((h) => (
-                          <option key={h} value={h}>
-                            {nameOf(h)}
-                          </option>
-                        ))}
-                      </select>
-                    </label>
-                    <label>
-                      Opacity {Math.round(heatOpacity * 100)}%
-                      <input
-                        type="range"
-                        min={0}
-                        max={1}
-                        step={0.05}
-                        value={heatOpacity}
-                        onChange={(e) => setHeatOpacity(Number(e.target.value))}
-                      />
-                    </label>
-                  </div>
+                      </>
+                    }
+                    on={heatOn}
+                    onToggle={setHeatOn}
+                    heads={assistData.heatmapHeads.map((h) => ({ key: h, name: nameOf(h) }))}
+                    head={head}
+                    onHead={setHeatHead}
+                    opacity={heatOpacity}
+                    onOpacity={setHeatOpacity}
+                  />
                 ) : (
                   <p className="muted">No heatmap for this image.</p>
                 )}

@@ -1,6 +1,7 @@
 "use client";
 
 import { useMemo, useRef, useState } from "react";
+import { HeatmapControls } from "@/components/viewer/heatmap-controls";
 import { ViewerToolbar } from "@/components/viewer/viewer-toolbar";
 import {
   type ViewerHandle,
@@ -48,33 +49,18 @@ export function ReviewViewer({
       <ViewerToolbar viewer={viewer} />
       <XrayViewer ref={viewer} image={viewerImage} heatmap={overlay} />
       {heads.length > 0 ? (
-        <div className="rw-heat review-heat" data-testid="review-heatmap">
-          <label className="rw-check">
-            <input type="checkbox" checked={heatOn} onChange={(e) => setHeatOn(e.target.checked)} />
-            <span>Grad-CAM heatmap</span>
-          </label>
-          <label>
-            Head
-            <select value={head ?? ""} onChange={(e) => setHeatHead(e.target.value)}>
-              {heads.map((h) => (
-                <option key={h.key} value={h.key}>
-                  {h.name}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Opacity {Math.round(heatOpacity * 100)}%
-            <input
-              type="range"
-              min={0}
-              max={1}
-              step={0.05}
-              value={heatOpacity}
-              onChange={(e) => setHeatOpacity(Number(e.target.value))}
-            />
-          </label>
-        </div>
+        <HeatmapControls
+          className="review-heat"
+          testId="review-heatmap"
+          label="Grad-CAM heatmap"
+          on={heatOn}
+          onToggle={setHeatOn}
+          heads={heads}
+          head={head}
+          onHead={setHeatHead}
+          opacity={heatOpacity}
+          onOpacity={setHeatOpacity}
+        />
       ) : null}
     </section>
   );
