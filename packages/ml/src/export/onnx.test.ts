@@ -1,51 +1,16 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../backend/index.js";
-import type { ImageSet } from "../data/image-set.js";
 import { readMlEnv } from "../env.js";
 import { predictImages } from "../fixmatch/predict.js";
-import { buildClassifier, type ClassifierNet } from "../models/resnet.js";
+import { buildClassifier } from "../models/resnet.js";
+import { perturbWeights, randomImages } from "../testing/fixtures.js";
 import { seedKernels } from "../train/weights.js";
 import { exportClassifierToOnnx, samePads } from "./onnx.js";
 import { createOnnxSession, loadOnnxRuntime, type OnnxRuntime, predictImagesOnnx } from "./onnx-runtime.js";
 import { createImageScorer } from "./scorer.js";
 
 const schema = { gate: { key: "abnormal", name: "Abnormal" }, findings: [{ key: "kl3", name: "KL 3+" }] };
-
-/** Deterministic pseudo-random numbers (no Math.random in tests). */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-function randomImages(count: number, size: number, seed: number): ImageSet {
-  const r = lcg(seed);
-  return {
-    count,
-    size,
-    pixels: Uint8Array.from({ length: count * size * size }, () => Math.floor(r() * 256)),
-  };
-}
-
-/** Non-trivial batchnorm statistics and head weights, so that folding is really exercised. */
-function perturbWeights(net: ClassifierNet, seed: number): void {
-  const r = lcg(seed);
-  for (const layer of net.full.layers) {
-    if (layer.getClassName() !== "BatchNormalization" && layer.getClassName() !== "Dense") continue;
-    const values = layer.getWeights().map((w, i) => {
-      const name = layer.weights[i]?.originalName ?? "";
-      const lo = name.endsWith("gamma") ? 0.5 : name.endsWith("moving_variance") ? 0.2 : -1;
-      const span = name.endsWith("gamma") ? 1 : 2;
-      const data = Float32Array.from({ length: w.size }, () => lo + span * r());
-      return tf.tensor(data, w.shape);
-    });
-    layer.setWeights(values);
-    for (const v of values) v.dispose();
-  }
-}
 
 let runtime: OnnxRuntime | null = null;
 let skipReason = "";
@@ -88,7 +53,13 @@ describe("ONNX export of a classifier", () => {
       seedKernels(net.full, 11);
       perturbWeights(net, 7);
       const images = randomImages(10, c.encoder.inputSize, 3);
-      const ref = await predictImages(net, images, { batchSize: 4, embeddings: true, mcSamples: 3, seed: 5 });
+      const ref = await predictImages(net, images, {
+        batchSize: 4,
+        embeddings: true,
+        mcSamples: 3,
+        seed: 5,
+        engine: "layers",
+      });
       const bytes = exportClassifierToOnnx(net);
       const session = await createOnnxSession(runtime, bytes, { threads: 1 });
       const got = await predictImagesOnnx(runtime, session, images, net.headKeys, {

@@ -13,10 +13,26 @@
  * directly after a Conv2D (folded), ReLU, Add, MaxPooling2D, GlobalAveragePooling2D, Dropout, Dense
  * (linear). Anything else throws, naming the layer.
  */
-import type * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { type ClassifierNet, EMBEDDING_LAYER } from "../models/resnet.js";
+import {
+  cfgNumbers,
+  cfgString,
+  consumers,
+  foldConv,
+  hwioToOihw,
+  inboundLayers,
+  type LayerConfig,
+  needWeight,
+  samePads,
+  spatialInputSize,
+  weightsByName,
+} from "./layer-graph.js";
 import { ProtoWriter } from "./protobuf.js";
+
+export { samePads };
+
+const WHO = "ONNX export";
 
 export const ONNX_OPSET = 13;
 export const ONNX_IR_VERSION = 7;
@@ -47,100 +63,6 @@ interface Initializer {
   data: Float32Array;
 }
 
-type Config = Record<string, unknown>;
-
-function cfgNumbers(cfg: Config, key: string, rank: number, layer: string): number[] {
-  const v = cfg[key];
-  if (typeof v === "number") return Array.from({ length: rank }, () => v);
-  if (Array.isArray(v) && v.length === rank && v.every((x) => typeof x === "number")) return v as number[];
-  throw new Error(`ONNX export: layer ${layer}: cannot read ${key} (${JSON.stringify(v)})`);
-}
-
-function cfgString(cfg: Config, key: string): string | undefined {
-  const v = cfg[key];
-  return typeof v === "string" ? v : undefined;
-}
-
-/** TF "same" padding: the extra pixel (if any) goes after, as in TF. Returns ONNX pads [t,l,b,r]. */
-export function samePads(
-  inSize: readonly number[],
-  kernel: readonly number[],
-  strides: readonly number[],
-): number[] {
-  const before: number[] = [];
-  const after: number[] = [];
-  inSize.forEach((n, i) => {
-    const k = kernel[i] ?? 1;
-    const s = strides[i] ?? 1;
-    const out = Math.ceil(n / s);
-    const total = Math.max((out - 1) * s + k - n, 0);
-    before.push(Math.floor(total / 2));
-    after.push(total - Math.floor(total / 2));
-  });
-  return [...before, ...after];
-}
-
-function spatialInputSize(layer: tfl.layers.Layer): number[] {
-  const node = layer.inboundNodes[0];
-  const shapes = node?.inputShapes;
-  const shape = Array.isArray(shapes) && Array.isArray(shapes[0]) ? shapes[0] : shapes;
-  if (!Array.isArray(shape) || shape.length !== 4)
-    throw new Error(`ONNX export: layer ${layer.name}: expected one 4-D input, got ${JSON.stringify(shape)}`);
-  const [, h, w] = shape as (number | null)[];
-  if (typeof h !== "number" || typeof w !== "number")
-    throw new Error(`ONNX export: layer ${layer.name}: spatial size must be static`);
-  return [h, w];
-}
-
-function weightsByName(layer: tfl.layers.Layer): Map<string, tf.Tensor> {
-  const values = layer.getWeights();
-  const out = new Map<string, tf.Tensor>();
-  layer.weights.forEach((w, i) => {
-    const v = values[i];
-    if (!v) return;
-    const short = w.originalName.split("/").pop() ?? w.originalName;
-    out.set(short, v);
-  });
-  return out;
-}
-
-function need(map: Map<string, tf.Tensor>, key: string, layer: string): Float32Array {
-  const t = map.get(key);
-  if (!t)
-    throw new Error(`ONNX export: layer ${layer} has no weight "${key}" (has ${[...map.keys()].join(", ")})`);
-  return t.dataSync() as Float32Array;
-}
-
-function inboundLayers(layer: tfl.layers.Layer): tfl.layers.Layer[] {
-  if (layer.inboundNodes.length !== 1)
-    throw new Error(
-      `ONNX export: layer ${layer.name} is applied ${layer.inboundNodes.length} times; shared layers are not supported`,
-    );
-  return layer.inboundNodes[0]?.inboundLayers ?? [];
-}
-
-function consumers(layer: tfl.layers.Layer, model: tfl.LayersModel): tfl.layers.Layer[] {
-  return model.layers.filter((l) => l.inboundNodes.some((n) => n.inboundLayers.includes(layer)));
-}
-
-/** Conv kernel [kh,kw,cin,cout] -> ONNX [cout,cin,kh,kw], each output channel scaled. */
-function convWeights(
-  kernel: Float32Array,
-  shape: readonly number[],
-  scale: Float32Array | null,
-): Float32Array {
-  const [kh = 1, kw = 1, cin = 1, cout = 1] = shape;
-  const out = new Float32Array(kernel.length);
-  for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let i = 0; i < cin; i++)
-        for (let o = 0; o < cout; o++) {
-          const v = kernel[((y * kw + x) * cin + i) * cout + o] ?? 0;
-          out[((o * cin + i) * kh + y) * kw + x] = v * (scale ? (scale[o] ?? 1) : 1);
-        }
-  return out;
-}
-
 class GraphBuilder {
   nodes: OnnxNode[] = [];
   initializers: Initializer[] = [];
@@ -164,60 +86,21 @@ function convNode(
   output: string,
   bn: tfl.layers.Layer | null,
 ): void {
-  const cfg = conv.getConfig() as Config;
-  const act = cfgString(cfg, "activation");
-  if (act !== undefined && act !== "linear")
-    throw new Error(`ONNX export: conv ${conv.name} has activation ${act}; only linear is supported`);
-  if (cfgString(cfg, "dataFormat") === "channelsFirst")
-    throw new Error(`ONNX export: conv ${conv.name} is channelsFirst`);
-  const kernelSize = cfgNumbers(cfg, "kernelSize", 2, conv.name);
-  const strides = cfgNumbers(cfg, "strides", 2, conv.name);
-  const dilation = cfgNumbers(cfg, "dilationRate", 2, conv.name);
-  if (dilation.some((d) => d !== 1)) throw new Error(`ONNX export: conv ${conv.name} is dilated`);
-  const padding = cfgString(cfg, "padding") ?? "valid";
-  const pads = padding === "same" ? samePads(spatialInputSize(conv), kernelSize, strides) : [0, 0, 0, 0];
-  const w = weightsByName(conv);
-  const kernelT = w.get("kernel");
-  if (!kernelT) throw new Error(`ONNX export: conv ${conv.name} has no kernel`);
-  const kernel = kernelT.dataSync() as Float32Array;
-  const cout = kernelT.shape[3] ?? 0;
-  const bias = new Float32Array(cout);
-  const convBias = w.get("bias")?.dataSync() as Float32Array | undefined;
-  if (convBias) bias.set(convBias);
-  let scale: Float32Array | null = null;
-  if (bn) {
-    const bcfg = bn.getConfig() as Config;
-    const eps = typeof bcfg.epsilon === "number" ? bcfg.epsilon : 1e-3;
-    const axis = bcfg.axis;
-    if (axis !== -1 && axis !== 3)
-      throw new Error(`ONNX export: batchnorm ${bn.name} normalizes axis ${String(axis)}`);
-    const bw = weightsByName(bn);
-    const gamma = bw.has("gamma") ? need(bw, "gamma", bn.name) : new Float32Array(cout).fill(1);
-    const beta = bw.has("beta") ? need(bw, "beta", bn.name) : new Float32Array(cout);
-    const mean = need(bw, "moving_mean", bn.name);
-    const variance = need(bw, "moving_variance", bn.name);
-    scale = new Float32Array(cout);
-    for (let o = 0; o < cout; o++) {
-      const s = (gamma[o] ?? 1) / Math.sqrt((variance[o] ?? 1) + eps);
-      scale[o] = s;
-      bias[o] = ((bias[o] ?? 0) - (mean[o] ?? 0)) * s + (beta[o] ?? 0);
-    }
-  }
+  const f = foldConv(conv, bn, WHO);
+  const pads =
+    f.padding === "same" ? samePads(spatialInputSize(conv, WHO), f.kernelSize, f.strides) : [0, 0, 0, 0];
   const name = bn ? `${conv.name}+${bn.name}` : conv.name;
-  const wName = g.init(
-    `${name}/W`,
-    [cout, kernelT.shape[2] ?? 1, kernelSize[0] ?? 1, kernelSize[1] ?? 1],
-    convWeights(kernel, kernelT.shape, scale),
-  );
-  const bName = g.init(`${name}/B`, [cout], bias);
+  const [kh = 1, kw = 1, cin = 1, cout = 1] = f.kernelShape;
+  const wName = g.init(`${name}/W`, [cout, cin, kh, kw], hwioToOihw(f.kernel, f.kernelShape));
+  const bName = g.init(`${name}/B`, [cout], f.bias);
   g.node(
     "Conv",
     name,
     [input, wName, bName],
     [output],
     [
-      { name: "kernel_shape", ints: kernelSize },
-      { name: "strides", ints: strides },
+      { name: "kernel_shape", ints: f.kernelSize },
+      { name: "strides", ints: f.strides },
       { name: "pads", ints: pads },
     ],
   );
@@ -236,14 +119,14 @@ function buildGraph(net: ClassifierNet): GraphBuilder {
   const out = new Map<string, string>();
   const deferredConvs = new Set<string>();
   const inputOf = (layer: tfl.layers.Layer, i = 0): string => {
-    const src = inboundLayers(layer)[i];
+    const src = inboundLayers(layer, WHO)[i];
     const name = src ? out.get(src.name) : undefined;
     if (!src || !name) throw new Error(`ONNX export: input ${i} of layer ${layer.name} is not available`);
     return name;
   };
   for (const layer of model.layers) {
     const cls = layer.getClassName();
-    const cfg = layer.getConfig() as Config;
+    const cfg = layer.getConfig() as LayerConfig;
     const t = `t/${layer.name}`;
     switch (cls) {
       case "InputLayer":
@@ -261,7 +144,7 @@ function buildGraph(net: ClassifierNet): GraphBuilder {
         break;
       }
       case "BatchNormalization": {
-        const src = inboundLayers(layer)[0];
+        const src = inboundLayers(layer, WHO)[0];
         if (!src || !deferredConvs.has(src.name))
           throw new Error(
             `ONNX export: batchnorm ${layer.name} does not follow a conv; only folded batchnorm is supported`,
@@ -279,7 +162,7 @@ function buildGraph(net: ClassifierNet): GraphBuilder {
         break;
       }
       case "Add": {
-        const n = inboundLayers(layer).length;
+        const n = inboundLayers(layer, WHO).length;
         let acc = inputOf(layer, 0);
         for (let i = 1; i < n; i++) {
           const o = i === n - 1 ? t : `${t}/${i}`;
@@ -290,14 +173,14 @@ function buildGraph(net: ClassifierNet): GraphBuilder {
         break;
       }
       case "MaxPooling2D": {
-        const pool = cfgNumbers(cfg, "poolSize", 2, layer.name);
+        const pool = cfgNumbers(cfg, "poolSize", 2, layer.name, WHO);
         const strides =
           cfg.strides === null || cfg.strides === undefined
             ? pool
-            : cfgNumbers(cfg, "strides", 2, layer.name);
+            : cfgNumbers(cfg, "strides", 2, layer.name, WHO);
         const pads =
           cfgString(cfg, "padding") === "same"
-            ? samePads(spatialInputSize(layer), pool, strides)
+            ? samePads(spatialInputSize(layer, WHO), pool, strides)
             : [0, 0, 0, 0];
         g.node(
           "MaxPool",
@@ -338,7 +221,7 @@ function buildGraph(net: ClassifierNet): GraphBuilder {
           g.init(
             `${layer.name}/B`,
             [dout],
-            w.has("bias") ? need(w, "bias", layer.name) : new Float32Array(dout),
+            w.has("bias") ? needWeight(w, "bias", layer.name, WHO) : new Float32Array(dout),
           ),
         );
         g.node("Gemm", layer.name, inputs, [t]);

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { type ImageSet, imageBatch } from "../data/image-set.js";
+import { compileFusedClassifier, type FusedClassifier } from "../export/fused-inference.js";
 import type { ClassifierNet } from "../models/resnet.js";
 import { embed, normalizeImages } from "../ssl/pretrain.js";
 import { mixSeed } from "../train/seed.js";
@@ -28,11 +29,43 @@ export function binaryEntropy(p: number): number {
 /**
  * Per-head probabilities for a set of images, plus entropy, optional MC-dropout BALD (the encoder
  * runs once; only dropout + heads are resampled) and optional embeddings.
+ *
+ * The deterministic pass runs the network compiled for inference (batch norm folded into the
+ * convolutions, ReLUs fused: export/fused-inference.ts), about 1.4x faster on wasm than the layers
+ * model and equal to it up to float rounding. `engine: "layers"` runs the layers model instead; a
+ * network the compiler does not support falls back to it too.
  */
 export async function predictImages(
   net: ClassifierNet,
   images: ImageSet,
-  opts: { batchSize?: number; mcSamples?: number; seed?: number; embeddings?: boolean } = {},
+  opts: {
+    batchSize?: number;
+    mcSamples?: number;
+    seed?: number;
+    embeddings?: boolean;
+    engine?: "fused" | "layers";
+  } = {},
+): Promise<Predictions> {
+  let fused: FusedClassifier | null = null;
+  if ((opts.engine ?? "fused") === "fused") {
+    try {
+      fused = compileFusedClassifier(net);
+    } catch {
+      fused = null; // an unsupported layer: the layers model below computes the same outputs
+    }
+  }
+  try {
+    return await predictWith(net, fused, images, opts);
+  } finally {
+    fused?.dispose();
+  }
+}
+
+async function predictWith(
+  net: ClassifierNet,
+  fused: FusedClassifier | null,
+  images: ImageSet,
+  opts: { batchSize?: number; mcSamples?: number; seed?: number; embeddings?: boolean },
 ): Promise<Predictions> {
   const bs = opts.batchSize ?? 64;
   const K = net.headKeys.length;
@@ -47,10 +80,21 @@ export async function predictImages(
   const rate = net.config.dropout;
   for (let start = 0; start < n; start += bs) {
     const idx = Array.from({ length: Math.min(bs, n - start) }, (_, i) => start + i);
-    const h = tf.tidy(() =>
-      embed(net.encoder, normalizeImages(imageBatch(images, idx), net.config.normalization), false),
-    );
-    const p = tf.tidy(() => tf.sigmoid(net.heads.apply(h) as tf.Tensor2D));
+    let h: tf.Tensor2D;
+    let p: tf.Tensor2D;
+    if (fused) {
+      const x = imageBatch(images, idx);
+      const out = fused.run(x);
+      x.dispose();
+      h = out.embedding;
+      p = tf.tidy(() => tf.sigmoid(out.logits));
+      out.logits.dispose();
+    } else {
+      const x = imageBatch(images, idx);
+      h = tf.tidy(() => embed(net.encoder, normalizeImages(x, net.config.normalization), false));
+      x.dispose();
+      p = tf.tidy(() => tf.sigmoid(net.heads.apply(h) as tf.Tensor2D));
+    }
     const pd = (await p.data()) as Float32Array;
     p.dispose();
     probs.set(pd, start * K);

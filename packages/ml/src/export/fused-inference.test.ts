@@ -1,0 +1,98 @@
+import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../backend/index.js";
+import { imageBatch } from "../data/image-set.js";
+import { predictImages } from "../fixmatch/predict.js";
+import { buildClassifier } from "../models/resnet.js";
+import { embed, normalizeImages } from "../ssl/pretrain.js";
+import { perturbWeights, randomImages } from "../testing/fixtures.js";
+import { seedKernels } from "../train/weights.js";
+import { compileFusedClassifier } from "./fused-inference.js";
+
+const schema = { gate: { key: "abnormal", name: "Abnormal" }, findings: [{ key: "kl3", name: "KL 3+" }] };
+
+beforeAll(async () => {
+  await initBackend({ prefer: "wasm", log: () => {} });
+});
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
+  return m;
+}
+
+describe("fused inference plan", () => {
+  const cases = [
+    { label: "small stem, 3 stages", encoder: { inputSize: 32, width: 8, blocks: [1, 1, 1] } },
+    {
+      label: "large stem + max-pool, odd maps, 2 blocks",
+      encoder: { inputSize: 100, width: 8, blocks: [2, 1, 1] },
+    },
+  ];
+  for (const c of cases) {
+    it(`equals the layers model in inference mode (${c.label})`, async () => {
+      const net = buildClassifier({ encoder: c.encoder, schema, dropout: 0.3 });
+      seedKernels(net.full, 3);
+      perturbWeights(net, 5);
+      const images = randomImages(6, c.encoder.inputSize, 2);
+      const x = imageBatch(images, [0, 1, 2, 3, 4, 5]);
+      const refEmb = tf.tidy(() => embed(net.encoder, normalizeImages(x, net.config.normalization), false));
+      const refLogits = tf.tidy(() => net.heads.apply(refEmb) as tf.Tensor2D);
+      const plan = compileFusedClassifier(net);
+      const before = tf.memory().numTensors;
+      const out = plan.run(x);
+      // Only the two outputs stay alive; every intermediate is released.
+      expect(tf.memory().numTensors).toBe(before + 2);
+      expect(out.embedding.shape).toEqual(refEmb.shape);
+      expect(out.logits.shape).toEqual(refLogits.shape);
+      const e = await out.embedding.data();
+      expect(maxDiff(e, await refEmb.data())).toBeLessThan(1e-4);
+      expect(maxDiff(await out.logits.data(), await refLogits.data())).toBeLessThan(1e-4);
+      // The batch norms are really exercised: the embeddings are not those of the un-normalized net.
+      let spread = 0;
+      for (let i = 0; i < e.length; i++) spread = Math.max(spread, Math.abs(e[i] ?? 0));
+      expect(spread).toBeGreaterThan(1e-2);
+      tf.dispose([x, refEmb, refLogits, out.embedding, out.logits]);
+      plan.dispose();
+      net.full.dispose();
+    });
+  }
+
+  it("predictImages gives the same outputs with the fused plan and the layers model", async () => {
+    const net = buildClassifier({
+      encoder: { inputSize: 28, width: 8, blocks: [1, 1] },
+      schema,
+      dropout: 0.2,
+    });
+    seedKernels(net.full, 9);
+    perturbWeights(net, 4);
+    const images = randomImages(7, 28, 8);
+    const opts = { batchSize: 3, embeddings: true, mcSamples: 3, seed: 2 };
+    const start = tf.memory().numTensors;
+    const a = await predictImages(net, images, { ...opts, engine: "fused" });
+    expect(tf.memory().numTensors).toBe(start);
+    const b = await predictImages(net, images, { ...opts, engine: "layers" });
+    for (const key of ["probs", "entropy", "mcMean", "bald", "embeddings"] as const) {
+      expect(maxDiff(a[key] ?? [], b[key] ?? [1])).toBeLessThan(1e-4);
+    }
+    net.full.dispose();
+  });
+
+  it("refuses a layer it cannot map, naming it, and predictImages falls back to the layers model", async () => {
+    const input = tfl.input({ shape: [8, 8, 1] });
+    const y = tfl.layers
+      .conv2d({ filters: 4, kernelSize: 3, padding: "same", activation: "tanh", name: "odd_conv" })
+      .apply(input) as tfl.SymbolicTensor;
+    const full = tfl.model({ inputs: input, outputs: y });
+    const net = { ...buildClassifier({ encoder: { inputSize: 16, width: 8, blocks: [1] }, schema }), full };
+    const start = tf.memory().numTensors;
+    expect(() => compileFusedClassifier(net)).toThrow(/odd_conv/);
+    expect(tf.memory().numTensors).toBe(start);
+    const images = randomImages(2, 16, 1);
+    const a = await predictImages(net, images, {});
+    const b = await predictImages(net, images, { engine: "layers" });
+    expect(maxDiff(a.probs, b.probs)).toBe(0);
+  });
+});
