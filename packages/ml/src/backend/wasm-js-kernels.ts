@@ -488,3 +488,119 @@ export function registerPickTapsKernel(): void {
     tf.registerKernel({ kernelName: PICK_TAPS_T, backendName: "wasm", kernelFunc: pickTapsKernel });
   }
 }
+
+/** Name of the fused AdamW update below (wasm only; no gradient). */
+export const ADAMW_UPDATE = "XrayAdamWUpdate";
+
+/** The scalars of one AdamW step; weightDecay 0 means no decay for this variable. */
+export interface AdamWScalars {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Bias corrections 1 - beta1^t and 1 - beta2^t. */
+  c1: number;
+  c2: number;
+}
+
+/**
+ * One AdamW step over a whole variable in one pass, into fresh arrays (pOut, mOut, vOut):
+ *   m2 = b1*m + (1-b1)*g;  v2 = b2*v + (1-b2)*g^2;
+ *   upd = (m2/c1) / (sqrt(v2/c2) + eps) [+ wd*p];  p2 = p - lr*upd.
+ * Every scalar is rounded to float32 as a scalar tensor would be, and every operation is rounded
+ * to float32 as the op-by-op sequence rounds it (a double result of +, -, *, / or sqrt of float32
+ * operands, rounded once to float32, is the correctly rounded float32 result), so this reproduces
+ * the sequence of tf ops bit for bit.
+ */
+export function adamwUpdate(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  pOut: Float32Array,
+  mOut: Float32Array,
+  vOut: Float32Array,
+  s: AdamWScalars,
+): void {
+  const f = Math.fround;
+  const b1 = f(s.beta1);
+  const nb1 = f(1 - s.beta1);
+  const b2 = f(s.beta2);
+  const nb2 = f(1 - s.beta2);
+  const c1 = f(s.c1);
+  const c2 = f(s.c2);
+  const eps = f(s.eps);
+  const lr = f(s.lr);
+  const wd = f(s.weightDecay);
+  const n = p.length;
+  if (g.length !== n || m.length !== n || v.length !== n) throw new Error(`${ADAMW_UPDATE}: size mismatch`);
+  if (pOut.length !== n || mOut.length !== n || vOut.length !== n) {
+    throw new Error(`${ADAMW_UPDATE}: output size mismatch`);
+  }
+  for (let i = 0; i < n; i++) {
+    const gi = g[i] ?? 0;
+    const m2 = f(f((m[i] ?? 0) * b1) + f(gi * nb1));
+    const v2 = f(f((v[i] ?? 0) * b2) + f(f(gi * gi) * nb2));
+    mOut[i] = m2;
+    vOut[i] = v2;
+    const upd = f(f(m2 / c1) / f(f(Math.sqrt(f(v2 / c2))) + eps));
+    const pi = p[i] ?? 0;
+    // Storing into a Float32Array rounds to float32.
+    pOut[i] = wd === 0 ? pi - f(upd * lr) : pi - f(f(upd + f(pi * wd)) * lr);
+  }
+}
+
+function attrScalar(attrs: tf.NamedAttrMap | undefined, key: string): number {
+  const v = attrs?.[key];
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`${ADAMW_UPDATE}: bad ${key}`);
+  return v;
+}
+
+/**
+ * Inputs p, g, m, v (float32, one shape); outputs [p2, m2, v2], three new tensors: the inputs are
+ * never written (a variable's data may be shared with other tensors through Identity).
+ */
+const adamwKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
+  const { p, g, m, v } = inputs;
+  if (p === undefined || g === undefined || m === undefined || v === undefined) {
+    throw new Error(`${ADAMW_UPDATE}: expects inputs p, g, m, v`);
+  }
+  for (const t of [p, g, m, v]) {
+    if (t.dtype !== "float32") throw new Error(`${ADAMW_UPDATE}: float32 tensors only`);
+    if (!tf.util.arraysEqual(t.shape, p.shape)) throw new Error(`${ADAMW_UPDATE}: shapes differ`);
+  }
+  const wasm = asWasm(backend, ADAMW_UPDATE);
+  const s: AdamWScalars = {
+    lr: attrScalar(attrs, "lr"),
+    beta1: attrScalar(attrs, "beta1"),
+    beta2: attrScalar(attrs, "beta2"),
+    eps: attrScalar(attrs, "eps"),
+    weightDecay: attrScalar(attrs, "weightDecay"),
+    c1: attrScalar(attrs, "c1"),
+    c2: attrScalar(attrs, "c2"),
+  };
+  const pOut = wasm.makeOutput([...p.shape], "float32");
+  const mOut = wasm.makeOutput([...p.shape], "float32");
+  const vOut = wasm.makeOutput([...p.shape], "float32");
+  if (tf.util.sizeFromShape(p.shape) === 0) return [pOut, mOut, vOut];
+  // Views after the last allocation: one can grow (and replace) the heap buffer.
+  adamwUpdate(
+    f32View(wasm, p),
+    f32View(wasm, g),
+    f32View(wasm, m),
+    f32View(wasm, v),
+    f32View(wasm, pOut),
+    f32View(wasm, mOut),
+    f32View(wasm, vOut),
+    s,
+  );
+  return [pOut, mOut, vOut];
+};
+
+/** Registers the fused AdamW kernel on wasm (idempotent). */
+export function registerAdamWKernel(): void {
+  if (tf.getKernel(ADAMW_UPDATE, "wasm") === undefined) {
+    tf.registerKernel({ kernelName: ADAMW_UPDATE, backendName: "wasm", kernelFunc: adamwKernel });
+  }
+}

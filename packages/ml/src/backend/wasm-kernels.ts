@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import {
   IM2COL_T,
   PICK_TAPS_T,
+  registerAdamWKernel,
   registerIm2ColKernel,
   registerPickTapsKernel,
   setWasmJsKernels,
@@ -480,6 +481,7 @@ export function registerWasmTrainingKernels(): void {
   }
   setConv2DBackpropInputVariant("fast");
   setWasmJsKernels(true);
+  registerAdamWKernel();
   tf.registerGradient(fusedBatchNormGrad);
   tf.registerGradient(meanGrad);
 }

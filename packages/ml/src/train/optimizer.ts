@@ -1,9 +1,28 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { ADAMW_UPDATE, registerAdamWKernel } from "../backend/wasm-js-kernels.js";
 
 export interface OptimizerState {
   step: number;
   /** Per variable: first and second moments (AdamW) or velocity (SGD, `v` unused). */
   slots: { m: Float32Array; v: Float32Array }[];
+}
+
+let fusedOnWasm = true;
+
+/**
+ * On the wasm backend AdamW updates each variable with one fused kernel (XrayAdamWUpdate: new p,
+ * m and v in one pass, bit for bit the op sequence) instead of ~13 ops; off switches every AdamW
+ * in the process back to the op sequence (tests, A/B benchmarks). Other backends always use the ops.
+ */
+export function setFusedAdamW(on: boolean): void {
+  fusedOnWasm = on;
+}
+
+/** Whether apply() uses the fused kernel now (wasm backend active and the switch on). */
+export function fusedAdamWActive(): boolean {
+  if (!fusedOnWasm || tf.getBackend() !== "wasm") return false;
+  registerAdamWKernel();
+  return true;
 }
 
 /**
@@ -34,12 +53,31 @@ export class AdamW {
     this.step += 1;
     const c1 = 1 - b1 ** this.step;
     const c2 = 1 - b2 ** this.step;
+    const fused = fusedAdamWActive();
     tf.tidy(() => {
       this.vars.forEach((x, i) => {
         const g = grads[i];
         const m = this.m[i];
         const v = this.v[i];
         if (!g || !m || !v) return;
+        if (fused && x.dtype === "float32" && g.dtype === "float32") {
+          const attrs = {
+            lr,
+            beta1: b1,
+            beta2: b2,
+            eps,
+            weightDecay: wd > 0 && x.rank >= 2 ? wd : 0,
+            c1,
+            c2,
+          };
+          const out = tf.engine().runKernel<tf.Tensor[]>(ADAMW_UPDATE, { p: x, g, m, v }, attrs);
+          const [p2, m2, v2] = out;
+          if (out.length !== 3 || !p2 || !m2 || !v2) throw new Error(`${ADAMW_UPDATE}: 3 outputs expected`);
+          m.assign(m2);
+          v.assign(v2);
+          x.assign(p2);
+          return;
+        }
         const m2 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
         const v2 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
         m.assign(m2);
