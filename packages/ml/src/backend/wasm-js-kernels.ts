@@ -1,5 +1,6 @@
 import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
+import { backendMemory, makeSimdAdamW, type SimdAdamW } from "./adamw-simd";
 
 /**
  * Replacements for three tfjs-backend-wasm 4.22 kernels whose JS side does needless full-tensor
@@ -585,18 +586,69 @@ const adamwKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   const vOut = wasm.makeOutput([...p.shape], "float32");
   if (tf.util.sizeFromShape(p.shape) === 0) return [pOut, mOut, vOut];
   // Views after the last allocation: one can grow (and replace) the heap buffer.
-  adamwUpdate(
-    f32View(wasm, p),
-    f32View(wasm, g),
-    f32View(wasm, m),
-    f32View(wasm, v),
-    f32View(wasm, pOut),
-    f32View(wasm, mOut),
-    f32View(wasm, vOut),
-    s,
-  );
+  const views = [p, g, m, v, pOut, mOut, vOut].map((t) => f32View(wasm, t));
+  const [pv, gv, mv, vv, po, mo, vo] = views;
+  if (!pv || !gv || !mv || !vv || !po || !mo || !vo) throw new Error(`${ADAMW_UPDATE}: missing view`);
+  const n = pv.length;
+  const simd = simdAdamWFor(wasm);
+  const n4 = simd === null ? 0 : n - (n % 4);
+  if (simd !== null && n4 > 0) {
+    const f = Math.fround;
+    simd.run(
+      {
+        p: pv.byteOffset,
+        g: gv.byteOffset,
+        m: mv.byteOffset,
+        v: vv.byteOffset,
+        pOut: po.byteOffset,
+        mOut: mo.byteOffset,
+        vOut: vo.byteOffset,
+      },
+      n4,
+      {
+        b1: f(s.beta1),
+        nb1: f(1 - s.beta1),
+        b2: f(s.beta2),
+        nb2: f(1 - s.beta2),
+        c1: f(s.c1),
+        c2: f(s.c2),
+        eps: f(s.eps),
+        lr: f(s.lr),
+        wd: f(s.weightDecay),
+      },
+    );
+  }
+  if (n4 < n) {
+    const tail = views.map((x) => x.subarray(n4));
+    const [pt, gt, mt, vt, pto, mto, vto] = tail;
+    if (!pt || !gt || !mt || !vt || !pto || !mto || !vto) throw new Error(`${ADAMW_UPDATE}: missing view`);
+    adamwUpdate(pt, gt, mt, vt, pto, mto, vto, s);
+  }
   return [pOut, mOut, vOut];
 };
+
+const simdAdamW = new WeakMap<BackendWasm, SimdAdamW | null>();
+let adamwSimdOn = true;
+
+/** The SIMD module over this backend's memory (made once), or null: off, or no SIMD / memory found. */
+function simdAdamWFor(backend: BackendWasm): SimdAdamW | null {
+  if (!adamwSimdOn) return null;
+  let simd = simdAdamW.get(backend);
+  if (simd === undefined) {
+    const memory = backendMemory(backend.wasm);
+    simd = memory === null ? null : makeSimdAdamW(memory);
+    simdAdamW.set(backend, simd);
+  }
+  return simd;
+}
+
+/**
+ * Whether XrayAdamWUpdate runs its WebAssembly SIMD loop (on, the default) or the JS loop over
+ * the heap (off; tests and A/B benchmarks). Both give the same bits.
+ */
+export function setAdamWSimd(on: boolean): void {
+  adamwSimdOn = on;
+}
 
 /** Registers the fused AdamW kernel on wasm (idempotent). */
 export function registerAdamWKernel(): void {

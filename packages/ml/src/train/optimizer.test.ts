@@ -1,8 +1,10 @@
+import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { adamwModuleBytes, backendMemory, makeSimdAdamW } from "../backend/adamw-simd";
 import { seededValues } from "../backend/conv-reference";
 import { initBackend } from "../backend/index";
-import { ADAMW_UPDATE } from "../backend/wasm-js-kernels";
+import { ADAMW_UPDATE, setAdamWSimd } from "../backend/wasm-js-kernels";
 import { AdamW, fusedAdamWActive, type OptimizerState, setFusedAdamW } from "./optimizer";
 
 beforeAll(async () => {
@@ -12,6 +14,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   setFusedAdamW(true);
+  setAdamWSimd(true);
   await tf.setBackend("wasm");
 });
 
@@ -116,8 +119,20 @@ describe("AdamW fused update on wasm", () => {
     tf.dispose(vars);
   });
 
+  it("finds the backend's memory and builds the SIMD module over it", () => {
+    expect(WebAssembly.validate(adamwModuleBytes(false))).toBe(true);
+    expect(WebAssembly.validate(adamwModuleBytes(true))).toBe(true);
+    const backend = tf.backend();
+    if (!(backend instanceof BackendWasm)) throw new Error("wasm backend expected");
+    const memory = backendMemory(backend.wasm);
+    expect(memory).not.toBeNull();
+    if (memory) expect(makeSimdAdamW(memory)).not.toBeNull();
+  });
+
   it("matches the op sequence on wasm and on cpu over several steps", async () => {
     const fused = await train(6);
+    setAdamWSimd(false);
+    const fusedJs = await train(6);
     setFusedAdamW(false);
     const ops = await train(6);
     await tf.setBackend("cpu");
@@ -127,6 +142,7 @@ describe("AdamW fused update on wasm", () => {
     // float32 rounding of every operation, as the ops round: the same bits.
     expect(fused).toEqual(ops);
     expect(fused).toEqual(cpu);
+    expect(fusedJs).toEqual(ops);
   });
 
   it("applies decay to rank >= 2 variables only", async () => {

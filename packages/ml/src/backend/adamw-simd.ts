@@ -1,0 +1,206 @@
+/**
+ * The AdamW update as a tiny hand-assembled WebAssembly SIMD module that imports the wasm
+ * backend's own memory, so it runs over the tensors where they lie, four lanes at a time, with
+ * the same IEEE float32 operations as the op sequence (wasm has no fused multiply-add, and f32x4
+ * add, sub, mul, div and sqrt round like their scalar counterparts): the same bits.
+ *
+ * A JS loop over the heap (adamwUpdate in wasm-js-kernels.ts) was slower than the op sequence it
+ * replaces on the benchmark network (one scalar thread against the backend's threaded SIMD ops:
+ * two divisions, a square root and ten float32 roundings per element); this is what makes the
+ * fused update pay. No toolchain builds it: the bytes are written below, opcode by opcode.
+ */
+
+/** The update over the backend's memory; tensors are addressed by their byte offsets there. */
+export interface SimdAdamW {
+  /**
+   * Updates `count` elements (a multiple of 4) from byte offsets p, g, m, v into pOut, mOut, vOut.
+   * Scalars are float32 (they are rounded on the way in, as scalar tensors would be).
+   */
+  run(
+    addr: { p: number; g: number; m: number; v: number; pOut: number; mOut: number; vOut: number },
+    count: number,
+    s: {
+      b1: number;
+      nb1: number;
+      b2: number;
+      nb2: number;
+      c1: number;
+      c2: number;
+      eps: number;
+      lr: number;
+      wd: number;
+    },
+  ): void;
+}
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  let v = n >>> 0;
+  do {
+    let byte = v & 0x7f;
+    v >>>= 7;
+    if (v !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (v !== 0);
+  return out;
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+function str(s: string): number[] {
+  const bytes = [...new TextEncoder().encode(s)];
+  return [...uleb(bytes.length), ...bytes];
+}
+
+// Opcodes.
+const I32 = 0x7f;
+const F32 = 0x7d;
+const V128 = 0x7b;
+const LOCAL_GET = 0x20;
+const LOCAL_SET = 0x21;
+const I32_CONST = 0x41;
+const I32_ADD = 0x6a;
+const I32_GE_U = 0x4f;
+const BLOCK = 0x02;
+const LOOP = 0x03;
+const BR = 0x0c;
+const BR_IF = 0x0d;
+const END = 0x0b;
+const VOID = 0x40;
+const simd = (op: number): number[] => [0xfd, ...uleb(op)];
+const V128_LOAD = [...simd(0x00), 0, 0]; // memarg: align 2^0, offset 0
+const V128_STORE = [...simd(0x0b), 0, 0];
+const F32X4_SPLAT = simd(0x13);
+const F32X4_SQRT = simd(0xe3);
+const F32X4_ADD = simd(0xe4);
+const F32X4_SUB = simd(0xe5);
+const F32X4_MUL = simd(0xe6);
+const F32X4_DIV = simd(0xe7);
+
+// Parameters: 0..6 byte offsets p, g, m, v, pOut, mOut, vOut; 7 byte count; 8..16 the scalars.
+const P = 0;
+const G = 1;
+const M = 2;
+const V = 3;
+const PO = 4;
+const MO = 5;
+const VO = 6;
+const BYTES = 7;
+const SCALARS = 8; // b1, nb1, b2, nb2, c1, c2, eps, lr, wd
+const NSCALAR = 9;
+// Locals after the parameters: i (i32), then the nine splats, then gv, m2, v2, pv, upd (v128).
+const I = 17;
+const SPLAT = 18;
+const [B1, NB1, B2, NB2, C1, C2, EPS, LR, WD] = Array.from({ length: NSCALAR }, (_, k) => SPLAT + k);
+const GV = SPLAT + NSCALAR;
+const M2 = GV + 1;
+const V2 = GV + 2;
+const PV = GV + 3;
+const UPD = GV + 4;
+
+const get = (k: number | undefined): number[] => [LOCAL_GET, ...uleb(k ?? 0)];
+const set = (k: number | undefined): number[] => [LOCAL_SET, ...uleb(k ?? 0)];
+/** v128.load from base + i. */
+const load = (base: number): number[] => [...get(base), ...get(I), I32_ADD, ...V128_LOAD];
+
+function body(decay: boolean): number[] {
+  const code: number[] = [];
+  for (let k = 0; k < NSCALAR; k++) code.push(...get(SCALARS + k), ...F32X4_SPLAT, ...set(SPLAT + k));
+  code.push(BLOCK, VOID, LOOP, VOID);
+  code.push(...get(I), ...get(BYTES), I32_GE_U, BR_IF, 1);
+  code.push(...load(G), ...set(GV));
+  // m2 = m*b1 + g*nb1
+  code.push(...load(M), ...get(B1), ...F32X4_MUL, ...get(GV), ...get(NB1), ...F32X4_MUL, ...F32X4_ADD);
+  code.push(...set(M2));
+  code.push(...get(MO), ...get(I), I32_ADD, ...get(M2), ...V128_STORE);
+  // v2 = v*b2 + (g*g)*nb2
+  code.push(...load(V), ...get(B2), ...F32X4_MUL);
+  code.push(...get(GV), ...get(GV), ...F32X4_MUL, ...get(NB2), ...F32X4_MUL, ...F32X4_ADD, ...set(V2));
+  code.push(...get(VO), ...get(I), I32_ADD, ...get(V2), ...V128_STORE);
+  // upd = (m2/c1) / (sqrt(v2/c2) + eps)
+  code.push(...get(M2), ...get(C1), ...F32X4_DIV);
+  code.push(...get(V2), ...get(C2), ...F32X4_DIV, ...F32X4_SQRT, ...get(EPS), ...F32X4_ADD, ...F32X4_DIV);
+  code.push(...set(UPD));
+  code.push(...load(P), ...set(PV));
+  // upd += p*wd
+  if (decay) code.push(...get(UPD), ...get(PV), ...get(WD), ...F32X4_MUL, ...F32X4_ADD, ...set(UPD));
+  // pOut = p - upd*lr
+  code.push(...get(PO), ...get(I), I32_ADD);
+  code.push(...get(PV), ...get(UPD), ...get(LR), ...F32X4_MUL, ...F32X4_SUB, ...V128_STORE);
+  code.push(...get(I), I32_CONST, 16, I32_ADD, ...set(I), BR, 0, END, END, END);
+  // Locals: 1 x i32, 14 x v128.
+  const locals = vec([
+    [1, I32],
+    [NSCALAR + 5, V128],
+  ]);
+  const fn = [...locals, ...code];
+  return [...uleb(fn.length), ...fn];
+}
+
+/** The module's bytes; `shared` must match the backend's memory (the threaded build's is shared). */
+export function adamwModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
+  const params = [...Array.from({ length: 8 }, () => I32), ...Array.from({ length: NSCALAR }, () => F32)];
+  const type = section(1, vec([[0x60, ...vec(params.map((t) => [t])), 0]]));
+  // Import "e"."m": a memory of at least 0 pages; a shared one needs a maximum (4 GiB here).
+  const limits = shared ? [0x03, 0, ...uleb(65536)] : [0x00, 0];
+  const imports = section(2, vec([[...str("e"), ...str("m"), 0x02, ...limits]]));
+  const funcs = section(3, vec([[0], [0]]));
+  const exports = section(
+    7,
+    vec([
+      [...str("plain"), 0x00, 0],
+      [...str("decay"), 0x00, 1],
+    ]),
+  );
+  const code = section(10, vec([body(false), body(true)]));
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...type,
+    ...imports,
+    ...funcs,
+    ...exports,
+    ...code,
+  ]);
+}
+
+/** Instantiates the module over `memory`; null where this engine lacks wasm SIMD. */
+export function makeSimdAdamW(memory: WebAssembly.Memory): SimdAdamW | null {
+  const shared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
+  const bytes = adamwModuleBytes(shared);
+  if (!WebAssembly.validate(bytes)) return null;
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: memory } });
+  const plain = instance.exports.plain;
+  const decay = instance.exports.decay;
+  if (typeof plain !== "function" || typeof decay !== "function") return null;
+  return {
+    run(a, count, s) {
+      if (count % 4 !== 0) throw new Error("SIMD AdamW: count must be a multiple of 4");
+      const args = [a.p, a.g, a.m, a.v, a.pOut, a.mOut, a.vOut, count * 4];
+      args.push(s.b1, s.nb1, s.b2, s.nb2, s.c1, s.c2, s.eps, s.lr, s.wd);
+      Reflect.apply(s.wd === 0 ? plain : decay, undefined, args);
+    },
+  };
+}
+
+/** The backend module's memory: exported by the single-threaded build, kept as wasmMemory by the threaded one. */
+export function backendMemory(module: object): WebAssembly.Memory | null {
+  if ("wasmMemory" in module && module.wasmMemory instanceof WebAssembly.Memory) return module.wasmMemory;
+  if ("asm" in module && typeof module.asm === "object" && module.asm !== null) {
+    const asm: object = module.asm;
+    if ("memory" in asm && asm.memory instanceof WebAssembly.Memory) return asm.memory;
+  }
+  return null;
+}
