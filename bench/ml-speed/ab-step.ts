@@ -3,7 +3,10 @@
  * steps alternate A, B, A, B, ... and each side reports its minimum and median wall and process-CPU
  * time, so both sides see the same machine load.
  *
- *   pnpm exec tsx bench/ml-speed/ab-step.ts --switch js-kernels|dw|dx [--size 64] [--batch 16] [--steps 6] [--threads 1]
+ *   pnpm exec tsx bench/ml-speed/ab-step.ts --switch js-kernels|dw|dx|adamw [--size 64] [--batch 16] [--steps 6] [--threads 1]
+ *
+ * --switch adamw: the product's AdamW as ~13 ops per variable ("ops") or one fused kernel per
+ * variable ("fused"); needs OPT=adamw (the default; OPT=tfadam trains with tf.train.adam).
  */
 import { parseArgs } from "node:util";
 import {
@@ -12,7 +15,8 @@ import {
   setConv2DBackpropInputVariant,
   setWasmJsKernels,
 } from "@xray/ml/backend/index";
-import { buildEncoder, fixedBatchTrainer } from "./encoder";
+import { setFusedAdamW } from "@xray/ml/train/optimizer";
+import { benchOptimizer, buildEncoder, fixedBatchTrainer } from "./encoder";
 
 const { values } = parseArgs({
   options: {
@@ -42,11 +46,14 @@ const sides: Record<string, [string, () => void, string, () => void]> = {
     "fast",
     () => setConv2DBackpropInputVariant("fast"),
   ],
+  adamw: ["ops", () => setFusedAdamW(false), "fused", () => setFusedAdamW(true)],
 };
 const side = sides[values.switch];
 if (side === undefined) throw new Error(`unknown --switch ${values.switch}`);
+const opt = benchOptimizer();
+if (values.switch === "adamw" && opt !== "adamw") throw new Error("--switch adamw needs OPT=adamw");
 const model = buildEncoder(size, [32, 64, 128, 256]);
-const trainer = fixedBatchTrainer(model, size, batch);
+const trainer = fixedBatchTrainer(model, size, batch, opt);
 const step = trainer.step;
 const cpuMs = () => {
   const u = process.cpuUsage();
@@ -71,7 +78,9 @@ const stat = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return `min ${(s[0] ?? 0).toFixed(1)} median ${(s[Math.floor(s.length / 2)] ?? 0).toFixed(1)}`;
 };
-console.log(`${info.detail}; ${size} px, batch ${batch}, ${steps} steps per side, --switch ${values.switch}`);
+console.log(
+  `${info.detail}; ${size} px, batch ${batch}, ${steps} steps per side, --switch ${values.switch}, optimizer ${opt}`,
+);
 for (const k of [0, 1]) {
   const t = times[k];
   if (t === undefined) continue;

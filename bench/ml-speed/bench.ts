@@ -1,6 +1,7 @@
 /**
  * Speed of the wasm training path: a half-width ResNet-18-style grayscale encoder built with
- * tfjs-layers, timed for training (forward + backward + Adam) and inference in images/s.
+ * tfjs-layers, timed for training (forward + backward + optimizer: env OPT=adamw, the default, the
+ * product's AdamW; OPT=tfadam tf.train.adam) and inference in images/s.
  * The same network in PyTorch is bench/ml-speed/torch_bench.py; run.sh runs both and compares.
  *
  *   pnpm exec tsx bench/ml-speed/bench.ts --sizes 64,128 --batch 32 --steps 4 --warmup 2 \
@@ -14,7 +15,7 @@ import {
   setConv2DBackpropInputVariant,
   setWasmJsKernels,
 } from "@xray/ml/backend/index";
-import { buildEncoder, fixedBatchTrainer } from "./encoder";
+import { benchOptimizer, buildEncoder, fixedBatchTrainer } from "./encoder";
 
 const { values } = parseArgs({
   options: {
@@ -45,6 +46,7 @@ interface Result {
   variant: string;
   size: number;
   batch: number;
+  optimizer: string;
   train_img_s?: number;
   infer_img_s?: number;
   threads: number;
@@ -69,7 +71,14 @@ async function main(): Promise<void> {
     const model = buildEncoder(size, widths);
     const trainer = fixedBatchTrainer(model, size, batch);
     const xs = trainer.xs;
-    const result: Result = { impl: "tfjs-wasm", variant, size, batch, threads: threadCount };
+    const result: Result = {
+      impl: "tfjs-wasm",
+      variant,
+      size,
+      batch,
+      optimizer: benchOptimizer(),
+      threads: threadCount,
+    };
     if (modes.has("train")) {
       const step = trainer.step;
       for (let i = 0; i < warmup; i++) step();

@@ -5,6 +5,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
+import { AdamW } from "@xray/ml/train/optimizer";
+import { trainableVariables } from "@xray/ml/train/weights";
 
 /** Basic block: conv3x3-BN-ReLU-conv3x3-BN (+ 1x1/stride projection when the shape changes) + ReLU. */
 function basicBlock(x: tfl.SymbolicTensor, filters: number, stride: number): tfl.SymbolicTensor {
@@ -48,16 +50,29 @@ export function buildEncoder(size: number, stageWidths: number[]): tfl.LayersMod
   return tfl.model({ inputs: input, outputs: out });
 }
 
+/** Which optimizer the benchmark step uses: env OPT, default the product's AdamW. */
+export type BenchOptimizer = "adamw" | "tfadam";
+
+export function benchOptimizer(): BenchOptimizer {
+  const v = process.env.OPT ?? "adamw";
+  if (v !== "adamw" && v !== "tfadam") throw new Error(`OPT must be adamw or tfadam, got ${v}`);
+  return v;
+}
+
 /**
- * One training step (forward + backward + Adam) of `model` on a fixed random batch of `batch`
- * size x size images with alternating 2-class labels; returns the loss. `dispose` frees the batch.
+ * One training step (forward + backward + optimizer) of `model` on a fixed random batch of
+ * `batch` size x size images with alternating 2-class labels; returns the loss. The optimizer:
+ * "adamw" the product's AdamW (packages/ml/src/train/optimizer.ts: weight decay 5e-4, the
+ * FixMatch default; one fused kernel per variable on wasm unless setFusedAdamW(false)), "tfadam"
+ * tf.train.adam (what torch_bench.py's torch.optim.Adam mirrors). lr 1e-3 either way. `dispose`
+ * frees the batch and the optimizer state.
  */
 export function fixedBatchTrainer(
   model: tfl.LayersModel,
   size: number,
   batch: number,
+  optimizer: BenchOptimizer = benchOptimizer(),
 ): { step: () => number; xs: tf.Tensor; dispose: () => void } {
-  const optimizer = tf.train.adam(1e-3);
   const xs = tf.randomNormal([batch, size, size, 1]);
   const labels = tf.oneHot(
     tf.tensor1d(
@@ -66,22 +81,48 @@ export function fixedBatchTrainer(
     ),
     2,
   );
+  const loss = (): tf.Scalar => {
+    const logits = model.apply(xs, { training: true });
+    if (!(logits instanceof tf.Tensor)) throw new Error("one output expected");
+    return tf.losses.softmaxCrossEntropy(labels, logits);
+  };
+  const disposeBatch = () => {
+    xs.dispose();
+    labels.dispose();
+  };
+  if (optimizer === "adamw") {
+    const vars = trainableVariables(model);
+    const opt = new AdamW(vars, { weightDecay: 5e-4 });
+    const step = () =>
+      tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(loss, vars);
+        opt.apply(
+          vars.map((v) => grads[v.name]),
+          1e-3,
+        );
+        return value.dataSync()[0] ?? Number.NaN;
+      });
+    return {
+      step,
+      xs,
+      dispose: () => {
+        disposeBatch();
+        opt.dispose();
+      },
+    };
+  }
+  const adam = tf.train.adam(1e-3);
   const step = () =>
     tf.tidy(() => {
-      const cost = optimizer.minimize(() => {
-        const logits = model.apply(xs, { training: true });
-        if (!(logits instanceof tf.Tensor)) throw new Error("one output expected");
-        return tf.losses.softmaxCrossEntropy(labels, logits);
-      }, true);
+      const cost = adam.minimize(loss, true);
       return cost?.dataSync()[0] ?? Number.NaN;
     });
   return {
     step,
     xs,
     dispose: () => {
-      xs.dispose();
-      labels.dispose();
-      optimizer.dispose();
+      disposeBatch();
+      adam.dispose();
     },
   };
 }
