@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
+import * as tfl from "@tensorflow/tfjs-layers";
 
 /**
  * Training-mode batch normalization over all axes but the last, with the closed-form gradient
@@ -67,4 +68,91 @@ export function batchNormTraining(
   const variance = tf.clone(kept[1]);
   tf.dispose(kept);
   return { y: tf.reshape<tf.Rank.R4>(y, x.shape), mean, variance };
+}
+
+interface LayerVariableLike {
+  read(): tf.Tensor;
+  write(value: tf.Tensor): void;
+}
+
+/** The fields of tfjs-layers' BatchNormalization that its training call reads. */
+interface BatchNormLayerLike {
+  axis: number;
+  momentum: number;
+  epsilon: number;
+  gamma: LayerVariableLike | null | undefined;
+  beta: LayerVariableLike | null | undefined;
+  movingMean: LayerVariableLike;
+  movingVariance: LayerVariableLike;
+}
+
+type LayerCall = (
+  inputs: tf.Tensor | tf.Tensor[],
+  kwargs: Record<string, unknown>,
+) => tf.Tensor | tf.Tensor[];
+
+let layersBatchNormCall: LayerCall | null = null;
+let batchNormPrototype: { call: LayerCall } | null = null;
+
+/**
+ * tfjs-layers' BatchNormalization in training mode normalizes with tf.moments + tf.batchNorm and
+ * lets autodiff differentiate both (about twice the full-size passes of the closed form). With this
+ * switch on (the default once initBackend has run), a 4-D input normalized over its last axis with
+ * learnt scale and offset goes through `batchNormTraining` instead: the same outputs, the same
+ * moving-average updates (moving = moving - (moving - batch) * (1 - momentum), biased variance as
+ * tfjs-layers), the closed-form gradient. Every other case (inference, other ranks or axes, no
+ * scale/offset) keeps the layer's own call. Saved models are unchanged: it is the same layer class.
+ */
+export function setFastBatchNormTraining(on: boolean): void {
+  if (batchNormPrototype === null) {
+    const proto: unknown = Object.getPrototypeOf(tfl.layers.batchNormalization({}));
+    if (
+      typeof proto !== "object" ||
+      proto === null ||
+      !("call" in proto) ||
+      typeof proto.call !== "function"
+    ) {
+      throw new Error("setFastBatchNormTraining: tfjs-layers' BatchNormalization has no call method");
+    }
+    batchNormPrototype = proto as { call: LayerCall };
+    layersBatchNormCall = batchNormPrototype.call;
+  }
+  const original = layersBatchNormCall;
+  if (original === null) return;
+  batchNormPrototype.call = on
+    ? function fastBatchNormCall(this: BatchNormLayerLike, inputs, kwargs) {
+        const input = Array.isArray(inputs) ? (inputs.length === 1 ? inputs[0] : undefined) : inputs;
+        const gamma = this.gamma;
+        const beta = this.beta;
+        if (
+          kwargs?.training !== true ||
+          input === undefined ||
+          input.rank !== 4 ||
+          (this.axis !== -1 && this.axis !== 3) ||
+          !gamma ||
+          !beta
+        ) {
+          return original.call(this, inputs, kwargs);
+        }
+        return tf.tidy(() => {
+          const { y, mean, variance } = batchNormTraining(
+            input as tf.Tensor4D,
+            gamma.read() as tf.Tensor1D,
+            beta.read() as tf.Tensor1D,
+            this.epsilon,
+          );
+          const decay = 1 - this.momentum;
+          for (const [moving, batch] of [
+            [this.movingMean, mean],
+            [this.movingVariance, variance],
+          ] as const) {
+            tf.tidy(() => {
+              const orig = moving.read();
+              moving.write(tf.sub(orig, tf.mul(tf.sub(orig, batch), decay)));
+            });
+          }
+          return y;
+        });
+      }
+    : original;
 }

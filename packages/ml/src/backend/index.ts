@@ -9,6 +9,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import { getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import { readMlEnv } from "../env";
+import { setFastBatchNormTraining } from "./batch-norm";
 import { registerWasmTrainingKernels } from "./wasm-kernels";
 import { enableWasmThreadsInNode, unrefWasmWorkers, withLogicalCoresForWasm } from "./wasm-threads";
 
@@ -63,6 +64,8 @@ async function chooseBackend(opts: InitBackendOptions): Promise<BackendInfo> {
   for (const name of candidates) {
     const reason = await tryActivate(name, threads, log);
     if (reason === null) {
+      // Closed-form batch-norm gradient for tfjs-layers' BatchNormalization in training (any backend).
+      setFastBatchNormTraining(true);
       const detail = describe(name, skipped);
       log(`[xray/ml] TF.js backend: ${name} (${detail})`);
       return { name, detail };
@@ -168,7 +171,7 @@ function firstLine(s: string): string {
   return line.length > 160 ? `${line.slice(0, 157)}...` : line;
 }
 
-export { batchNormTraining } from "./batch-norm";
+export { batchNormTraining, setFastBatchNormTraining } from "./batch-norm";
 export { setWasmJsKernels } from "./wasm-js-kernels";
 export {
   type Conv2DBackpropFilterVariant,
