@@ -1,14 +1,16 @@
 /**
- * Per-kernel SELF time of one training step (forward + backward + Adam) of the benchmark network
+ * Per-kernel SELF time of one training step (forward + backward + optimizer: env OPT, see
+ * encoder.ts; --fused-adamw off runs the product's AdamW as ops instead of its fused kernel) of the benchmark network
  * on the wasm backend. tf.profile counts a kernel that calls other kernels (our Conv2DBackpropInput
  * runs conv2d, slice, concat through the engine) twice; here every wasm kernel is wrapped with a
  * timer and a stack, so each millisecond is charged to exactly one kernel.
  *
- *   pnpm exec tsx bench/ml-speed/self-prof.ts --size 64 --batch 16 --steps 3 [--threads 1] [--by-shape]
+ *   pnpm exec tsx bench/ml-speed/self-prof.ts --size 64 --batch 16 --steps 3 [--threads 1] [--by-shape] [--fused-adamw on|off]
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend, setWasmJsKernels } from "@xray/ml/backend/index";
+import { setFusedAdamW } from "@xray/ml/train/optimizer";
 import { buildEncoder, fixedBatchTrainer } from "./encoder";
 
 const { values } = parseArgs({
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     "by-shape": { type: "boolean", default: false },
     top: { type: "string", default: "25" },
     "js-kernels": { type: "string", default: "on" },
+    "fused-adamw": { type: "string", default: "on" },
   },
 });
 const size = Number(values.size);
@@ -29,6 +32,7 @@ const steps = Number(values.steps);
 const threads = values.threads === undefined ? undefined : Number(values.threads);
 await initBackend({ prefer: "wasm", ...(threads === undefined ? {} : { threads }) });
 setWasmJsKernels(values["js-kernels"] !== "off");
+setFusedAdamW(values["fused-adamw"] !== "off");
 
 const self = new Map<string, { ms: number; calls: number }>();
 const stack: number[] = []; // time spent in children of each open kernel
