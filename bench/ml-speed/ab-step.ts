@@ -3,7 +3,7 @@
  * steps alternate A, B, A, B, ... and each side reports its minimum and median wall and process-CPU
  * time, so both sides see the same machine load.
  *
- *   pnpm exec tsx bench/ml-speed/ab-step.ts --switch js-kernels|dw|dx|adamw [--size 64] [--batch 16] [--steps 6] [--threads 1]
+ *   pnpm exec tsx bench/ml-speed/ab-step.ts --switch js-kernels|dw|dx|dx-form|bn|adamw [--size 64] [--batch 16] [--steps 6] [--threads 1]
  *
  * --switch adamw: the product's AdamW as ~13 ops per variable ("ops") or one fused kernel per
  * variable ("fused"); needs OPT=adamw (the default; OPT=tfadam trains with tf.train.adam).
@@ -12,7 +12,9 @@ import { parseArgs } from "node:util";
 import {
   initBackend,
   setConv2DBackpropFilterVariant,
+  setConv2DBackpropInputForm,
   setConv2DBackpropInputVariant,
+  setFastBatchNormTraining,
   setWasmJsKernels,
 } from "@xray/ml/backend/index";
 import { setFusedAdamW } from "@xray/ml/train/optimizer";
@@ -47,6 +49,13 @@ const sides: Record<string, [string, () => void, string, () => void]> = {
     () => setConv2DBackpropInputVariant("fast"),
   ],
   adamw: ["ops", () => setFusedAdamW(false), "fused", () => setFusedAdamW(true)],
+  "dx-form": [
+    "conv",
+    () => setConv2DBackpropInputForm("conv"),
+    "auto",
+    () => setConv2DBackpropInputForm("auto"),
+  ],
+  bn: ["layers", () => setFastBatchNormTraining(false), "closed", () => setFastBatchNormTraining(true)],
 };
 const side = sides[values.switch];
 if (side === undefined) throw new Error(`unknown --switch ${values.switch}`);

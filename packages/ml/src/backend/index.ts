@@ -181,5 +181,6 @@ export {
   conv2dBackpropInputViaConv,
   registerWasmTrainingKernels,
   setConv2DBackpropFilterVariant,
+  setConv2DBackpropInputForm,
   setConv2DBackpropInputVariant,
 } from "./wasm-kernels";

@@ -1,6 +1,7 @@
 import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import { backendMemory, makeSimdAdamW, type SimdAdamW } from "./adamw-simd";
+import { fusedBatchNormKernel } from "./batch-norm-simd";
 
 /**
  * Replacements for three tfjs-backend-wasm 4.22 kernels whose JS side does needless full-tensor
@@ -16,12 +17,12 @@ import { backendMemory, makeSimdAdamW, type SimdAdamW } from "./adamw-simd";
  *   the tensor so the axes come last, then reduces (single-threaded); see reduceMiddle.
  */
 
-function asWasm(backend: unknown, kernel: string): BackendWasm {
+export function asWasm(backend: unknown, kernel: string): BackendWasm {
   if (!(backend instanceof BackendWasm)) throw new Error(`${kernel}: not the wasm backend`);
   return backend;
 }
 
-function f32View(backend: BackendWasm, t: tf.TensorInfo): Float32Array {
+export function f32View(backend: BackendWasm, t: tf.TensorInfo): Float32Array {
   const v = backend.typedArrayFromHeap(t);
   if (!(v instanceof Float32Array)) throw new Error("expected a float32 tensor");
   return v;
@@ -308,6 +309,7 @@ const replacements: Array<[string, (fallback: tf.KernelFunc) => tf.KernelFunc]> 
   [tf.MaxPoolGrad, maxPoolGradKernel],
   [tf.Sum, (f) => reduceKernel("Sum", f)],
   [tf.Mean, (f) => reduceKernel("Mean", f)],
+  [tf.FusedBatchNorm, fusedBatchNormKernel],
 ];
 
 /**

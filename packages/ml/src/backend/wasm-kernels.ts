@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { conv2dBackpropInputViaGemm } from "./col2im";
 import {
   IM2COL_T,
   PICK_TAPS_T,
@@ -365,19 +366,50 @@ const conv2DBackpropFilterKernel: tf.KernelFunc = ({ inputs, attrs }) => {
   });
 };
 
+export type Conv2DBackpropInputForm = "auto" | "gemm" | "conv";
+let inputForm: Conv2DBackpropInputForm = "auto";
+
+/** Picks the dx formulation on wasm (for A/B benchmarks; "auto" is the default). */
+export function setConv2DBackpropInputForm(f: Conv2DBackpropInputForm): void {
+  inputForm = f;
+}
+
+/**
+ * The GEMM + col2im form (col2im.ts) when the map is small beside the filter: its packing is
+ * Co*M elements instead of the filter's kh*kw*Ci*Co, and its scatter is kh*kw*Ci*M in JS.
+ * Measured per layer with bench/ml-speed/micro-dx.ts (docs/benchmarks.md): it wins where the output
+ * pixels M = N*Ho*Wo are at most twice the output channels Co (2.6 vs 8.8 ms for a 4x4x128->256/2
+ * layer at batch 16, 4.1 vs 4.7 for 4x4x128->128) and loses at M = 1024 (7.4 vs 2.9 for 8x8x64->64).
+ */
+export function useGemmForInput(dy: tf.Tensor4D, filter: tf.Tensor4D): boolean {
+  if (inputForm !== "auto") return inputForm === "gemm";
+  const [n = 1, ho = 1, wo = 1, co = 1] = dy.shape;
+  return n * ho * wo <= 2 * co && filter.size >= 16 * 1024;
+}
+
 const conv2DBackpropInputKernel: tf.KernelFunc = ({ inputs, attrs }) => {
   const { strides, pad, dimRoundingMode } = readConvAttrs(attrs, "Conv2DBackpropInput");
   const inputShape = readShape4(attrs?.inputShape, "Conv2DBackpropInput inputShape");
-  return tf.tidy(() =>
-    conv2dBackpropInputViaConv(
-      inputShape,
-      asTensor4D(inputs.dy, "Conv2DBackpropInput dy"),
-      asTensor4D(inputs.filter, "Conv2DBackpropInput filter"),
-      strides,
-      pad,
-      dimRoundingMode,
-    ),
-  );
+  return tf.tidy(() => {
+    const dy = asTensor4D(inputs.dy, "Conv2DBackpropInput dy");
+    const filter = asTensor4D(inputs.filter, "Conv2DBackpropInput filter");
+    if (useGemmForInput(dy, filter)) {
+      const info = channelsLastConvInfo(
+        inputShape,
+        readShape4(filter.shape, "filter"),
+        strides,
+        pad,
+        dimRoundingMode,
+      );
+      return conv2dBackpropInputViaGemm(inputShape, dy, filter, {
+        sh: info.strideHeight,
+        sw: info.strideWidth,
+        top: info.padInfo.top,
+        left: info.padInfo.left,
+      });
+    }
+    return conv2dBackpropInputViaConv(inputShape, dy, filter, strides, pad, dimRoundingMode);
+  });
 };
 
 /**
