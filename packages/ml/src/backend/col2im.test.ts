@@ -39,20 +39,20 @@ function dxOf(g: ConvGeometry, seed: number): { got: Float32Array; want: Float64
   const { ho, wo } = convOutput(g);
   const w = seededValues(g.kh * g.kw * g.ci * g.co, seed);
   const dy = seededValues(g.n * ho * wo * g.co, seed + 1);
-  return tf.tidy(() => {
-    const wt = tf.tensor4d(Float32Array.from(w), [g.kh, g.kw, g.ci, g.co]);
-    const dyt = tf.tensor4d(Float32Array.from(dy), [g.n, ho, wo, g.co]);
-    const dx = tf
-      .engine()
-      .runKernel(
-        tf.Conv2DBackpropInput,
-        { dy: dyt, filter: wt },
-        { strides: [g.stride, g.stride], pad: g.pad, dataFormat: "NHWC", inputShape: [g.n, g.h, g.w, g.ci] },
-      );
-    if (!(dx instanceof tf.Tensor)) throw new Error("one tensor expected");
-    expect(dx.shape).toEqual([g.n, g.h, g.w, g.ci]);
-    return { got: dx.dataSync() as Float32Array, want: conv2dBackpropInputRef(g, dy, w) };
-  });
+  const wt = tf.tensor4d(Float32Array.from(w), [g.kh, g.kw, g.ci, g.co]);
+  const dyt = tf.tensor4d(Float32Array.from(dy), [g.n, ho, wo, g.co]);
+  const dx = tf
+    .engine()
+    .runKernel(
+      tf.Conv2DBackpropInput,
+      { dy: dyt, filter: wt },
+      { strides: [g.stride, g.stride], pad: g.pad, dataFormat: "NHWC", inputShape: [g.n, g.h, g.w, g.ci] },
+    );
+  if (!(dx instanceof tf.Tensor)) throw new Error("one tensor expected");
+  expect(dx.shape).toEqual([g.n, g.h, g.w, g.ci]);
+  const got = dx.dataSync() as Float32Array;
+  tf.dispose([wt, dyt, dx]);
+  return { got, want: conv2dBackpropInputRef(g, dy, w) };
 }
 
 describe("Conv2DBackpropInput as GEMM + col2im", () => {
