@@ -67,7 +67,7 @@ def main() -> None:
     modes = set(args.mode.split(","))
     for size in [int(s) for s in args.sizes.split(",")]:
         model = build_encoder(widths)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=5e-4)  # as the tfjs side (bench: OPT=adamw)
         x = torch.randn(args.batch, 1, size, size)
         y = torch.arange(args.batch) % 2
         loss_fn = nn.CrossEntropyLoss()
