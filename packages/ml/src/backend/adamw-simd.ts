@@ -10,6 +10,34 @@
  * fused update pay. No toolchain builds it: the bytes are written below, opcode by opcode.
  */
 
+import {
+  BLOCK,
+  BR,
+  BR_IF,
+  END,
+  F32,
+  F32X4_ADD,
+  F32X4_DIV,
+  F32X4_MUL,
+  F32X4_SPLAT,
+  F32X4_SQRT,
+  F32X4_SUB,
+  funcBody,
+  get,
+  I32,
+  I32_ADD,
+  I32_CONST,
+  I32_GE_U,
+  isShared,
+  LOOP,
+  memoryModule,
+  set,
+  V128,
+  V128_LOAD,
+  V128_STORE,
+  VOID,
+} from "./wasm-asm";
+
 /** The update over the backend's memory; tensors are addressed by their byte offsets there. */
 export interface SimdAdamW {
   /**
@@ -33,56 +61,6 @@ export interface SimdAdamW {
   ): void;
 }
 
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  let v = n >>> 0;
-  do {
-    let byte = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0);
-  return out;
-}
-
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-
-function vec(items: number[][]): number[] {
-  return [...uleb(items.length), ...items.flat()];
-}
-
-function str(s: string): number[] {
-  const bytes = [...new TextEncoder().encode(s)];
-  return [...uleb(bytes.length), ...bytes];
-}
-
-// Opcodes.
-const I32 = 0x7f;
-const F32 = 0x7d;
-const V128 = 0x7b;
-const LOCAL_GET = 0x20;
-const LOCAL_SET = 0x21;
-const I32_CONST = 0x41;
-const I32_ADD = 0x6a;
-const I32_GE_U = 0x4f;
-const BLOCK = 0x02;
-const LOOP = 0x03;
-const BR = 0x0c;
-const BR_IF = 0x0d;
-const END = 0x0b;
-const VOID = 0x40;
-const simd = (op: number): number[] => [0xfd, ...uleb(op)];
-const V128_LOAD = [...simd(0x00), 0, 0]; // memarg: align 2^0, offset 0
-const V128_STORE = [...simd(0x0b), 0, 0];
-const F32X4_SPLAT = simd(0x13);
-const F32X4_SQRT = simd(0xe3);
-const F32X4_ADD = simd(0xe4);
-const F32X4_SUB = simd(0xe5);
-const F32X4_MUL = simd(0xe6);
-const F32X4_DIV = simd(0xe7);
-
 // Parameters: 0..6 byte offsets p, g, m, v, pOut, mOut, vOut; 7 byte count; 8..16 the scalars.
 const P = 0;
 const G = 1;
@@ -104,8 +82,6 @@ const V2 = GV + 2;
 const PV = GV + 3;
 const UPD = GV + 4;
 
-const get = (k: number | undefined): number[] => [LOCAL_GET, ...uleb(k ?? 0)];
-const set = (k: number | undefined): number[] => [LOCAL_SET, ...uleb(k ?? 0)];
 /** v128.load from base + i. */
 const load = (base: number): number[] => [...get(base), ...get(I), I32_ADD, ...V128_LOAD];
 
@@ -135,51 +111,27 @@ function body(decay: boolean): number[] {
   code.push(...get(PV), ...get(UPD), ...get(LR), ...F32X4_MUL, ...F32X4_SUB, ...V128_STORE);
   code.push(...get(I), I32_CONST, 16, I32_ADD, ...set(I), BR, 0, END, END, END);
   // Locals: 1 x i32, 14 x v128.
-  const locals = vec([
-    [1, I32],
-    [NSCALAR + 5, V128],
-  ]);
-  const fn = [...locals, ...code];
-  return [...uleb(fn.length), ...fn];
+  return funcBody(
+    [
+      [1, I32],
+      [NSCALAR + 5, V128],
+    ],
+    code,
+  );
 }
 
 /** The module's bytes; `shared` must match the backend's memory (the threaded build's is shared). */
 export function adamwModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
   const params = [...Array.from({ length: 8 }, () => I32), ...Array.from({ length: NSCALAR }, () => F32)];
-  const type = section(1, vec([[0x60, ...vec(params.map((t) => [t])), 0]]));
-  // Import "e"."m": a memory of at least 0 pages; a shared one needs a maximum (4 GiB here).
-  const limits = shared ? [0x03, 0, ...uleb(65536)] : [0x00, 0];
-  const imports = section(2, vec([[...str("e"), ...str("m"), 0x02, ...limits]]));
-  const funcs = section(3, vec([[0], [0]]));
-  const exports = section(
-    7,
-    vec([
-      [...str("plain"), 0x00, 0],
-      [...str("decay"), 0x00, 1],
-    ]),
-  );
-  const code = section(10, vec([body(false), body(true)]));
-  return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...type,
-    ...imports,
-    ...funcs,
-    ...exports,
-    ...code,
+  return memoryModule(shared, params, [
+    { name: "plain", body: body(false) },
+    { name: "decay", body: body(true) },
   ]);
 }
 
 /** Instantiates the module over `memory`; null where this engine lacks wasm SIMD. */
 export function makeSimdAdamW(memory: WebAssembly.Memory): SimdAdamW | null {
-  const shared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
-  const bytes = adamwModuleBytes(shared);
+  const bytes = adamwModuleBytes(isShared(memory));
   if (!WebAssembly.validate(bytes)) return null;
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: memory } });
   const plain = instance.exports.plain;
