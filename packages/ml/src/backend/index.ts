@@ -10,6 +10,7 @@ import { getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs
 import * as tf from "@tensorflow/tfjs-core";
 import { readMlEnv } from "../env";
 import { setFastBatchNormTraining } from "./batch-norm";
+import { setPlainConvForLinearLayers } from "./conv-layer";
 import { registerWasmTrainingKernels } from "./wasm-kernels";
 import { enableWasmThreadsInNode, unrefWasmWorkers, withLogicalCoresForWasm } from "./wasm-threads";
 
@@ -66,6 +67,8 @@ async function chooseBackend(opts: InitBackendOptions): Promise<BackendInfo> {
     if (reason === null) {
       // Closed-form batch-norm gradient for tfjs-layers' BatchNormalization in training (any backend).
       setFastBatchNormTraining(true);
+      // Lazy conv gradients: no input gradient for the stem (the image) in training.
+      setPlainConvForLinearLayers(true);
       const detail = describe(name, skipped);
       log(`[xray/ml] TF.js backend: ${name} (${detail})`);
       return { name, detail };
@@ -172,6 +175,7 @@ function firstLine(s: string): string {
 }
 
 export { batchNormTraining, setFastBatchNormTraining } from "./batch-norm";
+export { setPlainConvForLinearLayers } from "./conv-layer";
 export { setWasmJsKernels } from "./wasm-js-kernels";
 export {
   type Conv2DBackpropFilterVariant,
