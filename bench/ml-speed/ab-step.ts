@@ -3,18 +3,22 @@
  * steps alternate A, B, A, B, ... and each side reports its minimum and median wall and process-CPU
  * time, so both sides see the same machine load.
  *
- *   pnpm exec tsx bench/ml-speed/ab-step.ts --switch js-kernels|dw|dx|dx-form|bn|adamw [--size 64] [--batch 16] [--steps 6] [--threads 1]
+ *   pnpm exec tsx bench/ml-speed/ab-step.ts --switch js-kernels|dw|dx|dx-form|bn|bn-simd|adamw [--size 64] [--batch 16] [--steps 6] [--threads 1]
  *
  * --switch adamw: the product's AdamW as ~13 ops per variable ("ops") or one fused kernel per
  * variable ("fused"); needs OPT=adamw (the default; OPT=tfadam trains with tf.train.adam).
+ * --switch bn-simd: FusedBatchNorm by the backend's scalar kernel ("builtin") or the SIMD loop of
+ * batch-norm-simd.ts ("simd"; the same bits).
  */
 import { parseArgs } from "node:util";
+import { setBatchNormSimd } from "@xray/ml/backend/batch-norm-simd";
 import {
   initBackend,
   setConv2DBackpropFilterVariant,
   setConv2DBackpropInputForm,
   setConv2DBackpropInputVariant,
   setFastBatchNormTraining,
+  setPlainConvForLinearLayers,
   setWasmJsKernels,
 } from "@xray/ml/backend/index";
 import { setFusedAdamW } from "@xray/ml/train/optimizer";
@@ -56,6 +60,13 @@ const sides: Record<string, [string, () => void, string, () => void]> = {
     () => setConv2DBackpropInputForm("auto"),
   ],
   bn: ["layers", () => setFastBatchNormTraining(false), "closed", () => setFastBatchNormTraining(true)],
+  "plain-conv": [
+    "fused",
+    () => setPlainConvForLinearLayers(false),
+    "plain",
+    () => setPlainConvForLinearLayers(true),
+  ],
+  "bn-simd": ["builtin", () => setBatchNormSimd(false), "simd", () => setBatchNormSimd(true)],
 };
 const side = sides[values.switch];
 if (side === undefined) throw new Error(`unknown --switch ${values.switch}`);
