@@ -5,9 +5,11 @@
  *   pnpm exec tsx bench/scoring/run.ts --sizes 64,128 --images 512 --batch 64 --reps 3
  *
  * Both engines score the same decoded knee radiographs (val split of knee-oa-128, resized with sharp)
- * with probabilities + embeddings (as the worker asks), batch 64. The repetitions alternate
- * tfjs / onnx / tfjs / onnx ... inside ONE process so both engines see the same machine load; the
- * median repetition is reported. Output: one JSON line per size on stdout (and a table on stderr).
+ * with probabilities + embeddings (as the worker asks), batch 64. TF.js runs twice: the fused
+ * inference plan that predictImages uses (batch norm folded, ReLU fused) and the tfjs-layers model
+ * (`engine: "layers"`, the path before the plan). The repetitions alternate fused / layers / onnx
+ * inside ONE process so all see the same machine load; the median repetition is reported. Output:
+ * one JSON line per size on stdout (and a table on stderr).
  */
 import { readFile } from "node:fs/promises";
 import os from "node:os";
@@ -97,12 +99,16 @@ async function main(): Promise<void> {
     await predictImages(net, warm, { batchSize: batch, embeddings: true });
     await predictImagesOnnx(ort, session, warm, net.headKeys, { batchSize: batch, embeddings: true });
     const tfRates: number[] = [];
+    const layersRates: number[] = [];
     const ortRates: number[] = [];
     let maxDiff = 0;
     for (let r = 0; r < reps; r++) {
       let t = performance.now();
       const a = await predictImages(net, images, { batchSize: batch, embeddings: true });
       tfRates.push(images.count / ((performance.now() - t) / 1000));
+      t = performance.now();
+      await predictImages(net, images, { batchSize: batch, embeddings: true, engine: "layers" });
+      layersRates.push(images.count / ((performance.now() - t) / 1000));
       t = performance.now();
       const b = await predictImagesOnnx(ort, session, images, net.headKeys, {
         batchSize: batch,
@@ -113,6 +119,7 @@ async function main(): Promise<void> {
         maxDiff = Math.max(maxDiff, Math.abs((a.probs[i] ?? 0) - (b.probs[i] ?? 0)));
     }
     const tf = median(tfRates);
+    const layers = median(layersRates);
     const on = median(ortRates);
     const row = {
       size,
@@ -126,9 +133,11 @@ async function main(): Promise<void> {
         onnxBytes: onnx.length,
       },
       tfjsWasmImagesPerSec: Number(tf.toFixed(1)),
+      tfjsLayersImagesPerSec: Number(layers.toFixed(1)),
       onnxImagesPerSec: Number(on.toFixed(1)),
       ratio: Number((on / tf).toFixed(2)),
       tfjsRuns: tfRates.map((x) => Number(x.toFixed(1))),
+      tfjsLayersRuns: layersRates.map((x) => Number(x.toFixed(1))),
       onnxRuns: ortRates.map((x) => Number(x.toFixed(1))),
       maxAbsProbDiff: maxDiff,
       hoursPerMillionTfjs: Number((1e6 / tf / 3600).toFixed(2)),
@@ -137,7 +146,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`${JSON.stringify(row)}\n`);
     process.stderr.write(
-      `${size}px: tfjs-wasm ${tf.toFixed(1)} img/s, onnxruntime ${on.toFixed(1)} img/s, ratio ${(on / tf).toFixed(2)}x, max |dp| ${maxDiff.toExponential(1)}\n`,
+      `${size}px: tfjs-wasm fused ${tf.toFixed(1)} img/s (layers model ${layers.toFixed(1)}), onnxruntime ${on.toFixed(1)} img/s, ratio ${(on / tf).toFixed(2)}x, max |dp| ${maxDiff.toExponential(1)}\n`,
     );
     await session.release();
     net.full.dispose();
