@@ -5,10 +5,11 @@
  * runs conv2d, slice, concat through the engine) twice; here every wasm kernel is wrapped with a
  * timer and a stack, so each millisecond is charged to exactly one kernel.
  *
- *   pnpm exec tsx bench/ml-speed/self-prof.ts --size 64 --batch 16 --steps 3 [--threads 1] [--by-shape] [--fused-adamw on|off]
+ *   pnpm exec tsx bench/ml-speed/self-prof.ts --size 64 --batch 16 --steps 3 [--threads 1] [--by-shape] [--fused-adamw on|off] [--bn-simd on|off]
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
+import { setBatchNormSimd } from "@xray/ml/backend/batch-norm-simd";
 import { initBackend, setWasmJsKernels } from "@xray/ml/backend/index";
 import { setFusedAdamW } from "@xray/ml/train/optimizer";
 import { buildEncoder, fixedBatchTrainer } from "./encoder";
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     top: { type: "string", default: "25" },
     "js-kernels": { type: "string", default: "on" },
     "fused-adamw": { type: "string", default: "on" },
+    "bn-simd": { type: "string", default: "on" },
   },
 });
 const size = Number(values.size);
@@ -33,6 +35,7 @@ const threads = values.threads === undefined ? undefined : Number(values.threads
 await initBackend({ prefer: "wasm", ...(threads === undefined ? {} : { threads }) });
 setWasmJsKernels(values["js-kernels"] !== "off");
 setFusedAdamW(values["fused-adamw"] !== "off");
+setBatchNormSimd(values["bn-simd"] !== "off");
 
 const self = new Map<string, { ms: number; calls: number }>();
 const stack: number[] = []; // time spent in children of each open kernel

@@ -201,22 +201,27 @@ describe("FusedBatchNorm SIMD on wasm", () => {
     const c = 8;
     const k = makeCase([1, 1, 3, c], true, true);
     const params = batchNormParams(k.mean, k.variance, k.offset, k.scale, k.eps);
-    const wasm = backend.wasm;
-    const bytes = k.x.byteLength;
-    const px = wasm._malloc(bytes) >>> 0;
-    const po = wasm._malloc(bytes) >>> 0;
-    const pp = wasm._malloc(params.byteLength) >>> 0;
+    const f32 = (t: tf.TensorInfo) => {
+      const v = backend.typedArrayFromHeap(t);
+      if (!(v instanceof Float32Array)) throw new Error("float32 expected");
+      return v;
+    };
+    const x = backend.makeOutput([k.x.length], "float32", undefined, k.x);
+    const out = backend.makeOutput([k.x.length], "float32");
+    const block = backend.makeOutput(
+      [params.length / 4],
+      "float32",
+      undefined,
+      new Float32Array(params.buffer, params.byteOffset, params.byteLength / 4),
+    );
     try {
-      wasm.HEAPU8.set(new Uint8Array(k.x.buffer, k.x.byteOffset, bytes), px);
-      wasm.HEAPU8.set(params, pp);
+      const [px, po, pp] = [x, out, block].map((t) => f32(t).byteOffset);
+      if (px === undefined || po === undefined || pp === undefined) throw new Error("unreachable");
       simd.run(px, po, pp, k.x.length, c);
-      const y = new Float32Array(wasm.HEAPU8.slice(po, po + bytes).buffer);
-      expect(errorVsFloat64(k, y)).toBeLessThan(1e-6);
+      expect(errorVsFloat64(k, Float32Array.from(f32(out)))).toBeLessThan(1e-6);
       expect(() => simd.run(px, po, pp, k.x.length, 6)).toThrow(/multiple of 4/);
     } finally {
-      wasm._free(px);
-      wasm._free(po);
-      wasm._free(pp);
+      for (const t of [x, out, block]) backend.disposeData(t.dataId, true);
     }
   });
 

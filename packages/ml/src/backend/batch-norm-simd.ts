@@ -228,14 +228,20 @@ export const fusedBatchNormKernel =
       eps,
     );
     const out = backend.makeOutput([...x.shape], "float32");
-    const at = backend.wasm._malloc(params.byteLength) >>> 0;
+    // The block goes into the heap as a temporary tensor (its bytes copied as they are).
+    const block = backend.makeOutput(
+      [params.length / 4],
+      "float32",
+      undefined,
+      new Float32Array(params.buffer, params.byteOffset, params.byteLength / 4),
+    );
     try {
       // Views after the last allocation: one can grow (and replace) the heap buffer.
-      backend.wasm.HEAPU8.set(params, at);
+      const at = heapF32(backend, block).byteOffset;
       simd.run(heapF32(backend, x).byteOffset, heapF32(backend, out).byteOffset, at, count, c);
       runs++;
     } finally {
-      backend.wasm._free(at);
+      backend.disposeData(block.dataId, true);
     }
     return out;
   };
