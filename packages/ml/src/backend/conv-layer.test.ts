@@ -13,7 +13,6 @@ afterAll(() => setPlainConvForLinearLayers(true));
 function run(plain: boolean): {
   loss: number;
   grads: Float32Array[];
-  kernels: string[];
   output: Float32Array;
 } {
   setPlainConvForLinearLayers(plain);
