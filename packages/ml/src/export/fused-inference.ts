@@ -18,13 +18,13 @@ import type * as tfl from "@tensorflow/tfjs-layers";
 import { type ClassifierNet, EMBEDDING_LAYER, FEATURES_LAYER, HEADS_LAYER } from "../models/resnet.js";
 import { normalizeImages } from "../ssl/pretrain.js";
 import {
-  cfgNumbers,
   cfgString,
   consumers,
   foldConv,
   inboundLayers,
   type LayerConfig,
   needWeight,
+  poolGeometry,
   weightsByName,
 } from "./layer-graph.js";
 
@@ -173,18 +173,14 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
           break;
         }
         case "MaxPooling2D": {
-          const pool = cfgNumbers(cfg, "poolSize", 2, layer.name, WHO);
-          const strides =
-            cfg.strides === null || cfg.strides === undefined
-              ? pool
-              : cfgNumbers(cfg, "strides", 2, layer.name, WHO);
+          const { pool, strides, padding } = poolGeometry(cfg, layer.name, WHO);
           steps.push({
             kind: "maxpool",
             name: layer.name,
             input: inputOf(layer),
             pool: pair(pool),
             strides: pair(strides),
-            pad: cfgString(cfg, "padding") === "same" ? "same" : "valid",
+            pad: padding,
           });
           source.set(layer.name, layer.name);
           break;

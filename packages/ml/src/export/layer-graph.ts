@@ -46,6 +46,18 @@ export function samePads(
   return [...before, ...after];
 }
 
+/** Pool size, strides (default: the pool size) and padding of a MaxPooling2D layer's config. */
+export function poolGeometry(
+  cfg: LayerConfig,
+  layer: string,
+  who: string,
+): { pool: number[]; strides: number[]; padding: "same" | "valid" } {
+  const pool = cfgNumbers(cfg, "poolSize", 2, layer, who);
+  const strides =
+    cfg.strides === null || cfg.strides === undefined ? pool : cfgNumbers(cfg, "strides", 2, layer, who);
+  return { pool, strides, padding: cfgString(cfg, "padding") === "same" ? "same" : "valid" };
+}
+
 export function spatialInputSize(layer: tfl.layers.Layer, who: string): number[] {
   const node = layer.inboundNodes[0];
   const shapes = node?.inputShapes;

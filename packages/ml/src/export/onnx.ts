@@ -16,7 +16,6 @@
 import type * as tfl from "@tensorflow/tfjs-layers";
 import { type ClassifierNet, EMBEDDING_LAYER } from "../models/resnet.js";
 import {
-  cfgNumbers,
   cfgString,
   consumers,
   foldConv,
@@ -24,6 +23,7 @@ import {
   inboundLayers,
   type LayerConfig,
   needWeight,
+  poolGeometry,
   samePads,
   spatialInputSize,
   weightsByName,
@@ -173,15 +173,9 @@ function buildGraph(net: ClassifierNet): GraphBuilder {
         break;
       }
       case "MaxPooling2D": {
-        const pool = cfgNumbers(cfg, "poolSize", 2, layer.name, WHO);
-        const strides =
-          cfg.strides === null || cfg.strides === undefined
-            ? pool
-            : cfgNumbers(cfg, "strides", 2, layer.name, WHO);
+        const { pool, strides, padding } = poolGeometry(cfg, layer.name, WHO);
         const pads =
-          cfgString(cfg, "padding") === "same"
-            ? samePads(spatialInputSize(layer, WHO), pool, strides)
-            : [0, 0, 0, 0];
+          padding === "same" ? samePads(spatialInputSize(layer, WHO), pool, strides) : [0, 0, 0, 0];
         g.node(
           "MaxPool",
           layer.name,
