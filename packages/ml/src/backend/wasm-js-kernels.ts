@@ -2,6 +2,7 @@ import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import { backendMemory, makeSimdAdamW, type SimdAdamW } from "./adamw-simd";
 import { fusedBatchNormKernel } from "./batch-norm-simd";
+import { maxPoolGradSimdKernel } from "./max-pool-grad-simd";
 
 /**
  * Replacements for three tfjs-backend-wasm 4.22 kernels whose JS side does needless full-tensor
@@ -306,7 +307,8 @@ const originals = new Map<string, tf.KernelConfig>();
 const replacements: Array<[string, (fallback: tf.KernelFunc) => tf.KernelFunc]> = [
   [tf.Slice, sliceKernel],
   [tf.Identity, identityKernel],
-  [tf.MaxPoolGrad, maxPoolGradKernel],
+  // The SIMD loop (C % 4 == 0), falling back to the JS loop, then to the backend's kernel.
+  [tf.MaxPoolGrad, (f) => maxPoolGradSimdKernel(maxPoolGradKernel(f))],
   [tf.Sum, (f) => reduceKernel("Sum", f)],
   [tf.Mean, (f) => reduceKernel("Mean", f)],
   [tf.FusedBatchNorm, fusedBatchNormKernel],
