@@ -9,6 +9,8 @@
  * variable ("fused"); needs OPT=adamw (the default; OPT=tfadam trains with tf.train.adam).
  * --switch bn-simd: FusedBatchNorm by the backend's scalar kernel ("builtin") or the SIMD loop of
  * batch-norm-simd.ts ("simd"; the same bits).
+ * --switch mpg-simd: MaxPoolGrad by the JS loop ("js") or the SIMD loop of max-pool-grad-simd.ts
+ * ("simd"; the same bits).
  */
 import { parseArgs } from "node:util";
 import { setBatchNormSimd } from "@xray/ml/backend/batch-norm-simd";
@@ -21,6 +23,7 @@ import {
   setPlainConvForLinearLayers,
   setWasmJsKernels,
 } from "@xray/ml/backend/index";
+import { setMaxPoolGradSimd } from "@xray/ml/backend/max-pool-grad-simd";
 import { setFusedAdamW } from "@xray/ml/train/optimizer";
 import { benchOptimizer, buildEncoder, fixedBatchTrainer } from "./encoder";
 
@@ -67,6 +70,7 @@ const sides: Record<string, [string, () => void, string, () => void]> = {
     () => setPlainConvForLinearLayers(true),
   ],
   "bn-simd": ["builtin", () => setBatchNormSimd(false), "simd", () => setBatchNormSimd(true)],
+  "mpg-simd": ["js", () => setMaxPoolGradSimd(false), "simd", () => setMaxPoolGradSimd(true)],
 };
 const side = sides[values.switch];
 if (side === undefined) throw new Error(`unknown --switch ${values.switch}`);

@@ -4,6 +4,7 @@
  * on the wasm backend. tf.profile counts a kernel that calls other kernels (our Conv2DBackpropInput
  * runs conv2d, slice, concat through the engine) twice; here every wasm kernel is wrapped with a
  * timer and a stack, so each millisecond is charged to exactly one kernel.
+ * --mpg-simd off: MaxPoolGrad by the JS loop instead of the SIMD loop (max-pool-grad-simd.ts).
  *
  *   pnpm exec tsx bench/ml-speed/self-prof.ts --size 64 --batch 16 --steps 3 [--threads 1] [--by-shape] [--fused-adamw on|off] [--bn-simd on|off]
  */
@@ -11,6 +12,7 @@ import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { setBatchNormSimd } from "@xray/ml/backend/batch-norm-simd";
 import { initBackend, setWasmJsKernels } from "@xray/ml/backend/index";
+import { setMaxPoolGradSimd } from "@xray/ml/backend/max-pool-grad-simd";
 import { setFusedAdamW } from "@xray/ml/train/optimizer";
 import { buildEncoder, fixedBatchTrainer } from "./encoder";
 
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     "js-kernels": { type: "string", default: "on" },
     "fused-adamw": { type: "string", default: "on" },
     "bn-simd": { type: "string", default: "on" },
+    "mpg-simd": { type: "string", default: "on" },
   },
 });
 const size = Number(values.size);
@@ -36,6 +39,7 @@ await initBackend({ prefer: "wasm", ...(threads === undefined ? {} : { threads }
 setWasmJsKernels(values["js-kernels"] !== "off");
 setFusedAdamW(values["fused-adamw"] !== "off");
 setBatchNormSimd(values["bn-simd"] !== "off");
+setMaxPoolGradSimd(values["mpg-simd"] !== "off");
 
 const self = new Map<string, { ms: number; calls: number }>();
 const stack: number[] = []; // time spent in children of each open kernel
