@@ -3,7 +3,7 @@
  * steps alternate A, B, A, B, ... and each side reports its minimum and median wall and process-CPU
  * time, so both sides see the same machine load.
  *
- *   pnpm exec tsx bench/ml-speed/ab-step.ts --switch js-kernels|dw|dx|dx-form|bn|bn-simd|adamw [--size 64] [--batch 16] [--steps 6] [--threads 1]
+ *   pnpm exec tsx bench/ml-speed/ab-step.ts --switch js-kernels|dw|dx|dx-form|bn|bn-simd|reduce-simd|adamw [--size 64] [--batch 16] [--steps 6] [--threads 1]
  *
  * --switch adamw: the product's AdamW as ~13 ops per variable ("ops") or one fused kernel per
  * variable ("fused"); needs OPT=adamw (the default; OPT=tfadam trains with tf.train.adam).
@@ -11,6 +11,8 @@
  * batch-norm-simd.ts ("simd"; the same bits).
  * --switch mpg-simd: MaxPoolGrad by the JS loop ("js") or the SIMD loop of max-pool-grad-simd.ts
  * ("simd"; the same bits).
+ * --switch reduce-simd: Sum / Mean over middle axes by the blocked JS loop ("js") or the SIMD loop
+ * of reduce-simd.ts ("simd"; the same bits).
  */
 import { parseArgs } from "node:util";
 import { setBatchNormSimd } from "@xray/ml/backend/batch-norm-simd";
@@ -24,6 +26,7 @@ import {
   setWasmJsKernels,
 } from "@xray/ml/backend/index";
 import { setMaxPoolGradSimd } from "@xray/ml/backend/max-pool-grad-simd";
+import { setReduceSimd } from "@xray/ml/backend/reduce-simd";
 import { setFusedAdamW } from "@xray/ml/train/optimizer";
 import { benchOptimizer, buildEncoder, fixedBatchTrainer } from "./encoder";
 
@@ -71,6 +74,7 @@ const sides: Record<string, [string, () => void, string, () => void]> = {
   ],
   "bn-simd": ["builtin", () => setBatchNormSimd(false), "simd", () => setBatchNormSimd(true)],
   "mpg-simd": ["js", () => setMaxPoolGradSimd(false), "simd", () => setMaxPoolGradSimd(true)],
+  "reduce-simd": ["js", () => setReduceSimd(false), "simd", () => setReduceSimd(true)],
 };
 const side = sides[values.switch];
 if (side === undefined) throw new Error(`unknown --switch ${values.switch}`);

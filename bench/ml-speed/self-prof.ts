@@ -6,13 +6,14 @@
  * timer and a stack, so each millisecond is charged to exactly one kernel.
  * --mpg-simd off: MaxPoolGrad by the JS loop instead of the SIMD loop (max-pool-grad-simd.ts).
  *
- *   pnpm exec tsx bench/ml-speed/self-prof.ts --size 64 --batch 16 --steps 3 [--threads 1] [--by-shape] [--fused-adamw on|off] [--bn-simd on|off]
+ *   pnpm exec tsx bench/ml-speed/self-prof.ts --size 64 --batch 16 --steps 3 [--threads 1] [--by-shape] [--fused-adamw on|off] [--bn-simd on|off] [--reduce-simd on|off]
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { setBatchNormSimd } from "@xray/ml/backend/batch-norm-simd";
 import { initBackend, setWasmJsKernels } from "@xray/ml/backend/index";
 import { setMaxPoolGradSimd } from "@xray/ml/backend/max-pool-grad-simd";
+import { setReduceSimd } from "@xray/ml/backend/reduce-simd";
 import { setFusedAdamW } from "@xray/ml/train/optimizer";
 import { buildEncoder, fixedBatchTrainer } from "./encoder";
 
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     "fused-adamw": { type: "string", default: "on" },
     "bn-simd": { type: "string", default: "on" },
     "mpg-simd": { type: "string", default: "on" },
+    "reduce-simd": { type: "string", default: "on" },
   },
 });
 const size = Number(values.size);
@@ -40,6 +42,7 @@ setWasmJsKernels(values["js-kernels"] !== "off");
 setFusedAdamW(values["fused-adamw"] !== "off");
 setBatchNormSimd(values["bn-simd"] !== "off");
 setMaxPoolGradSimd(values["mpg-simd"] !== "off");
+setReduceSimd(values["reduce-simd"] !== "off");
 
 const self = new Map<string, { ms: number; calls: number }>();
 const stack: number[] = []; // time spent in children of each open kernel

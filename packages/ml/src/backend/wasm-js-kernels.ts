@@ -3,6 +3,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { backendMemory, makeSimdAdamW, type SimdAdamW } from "./adamw-simd";
 import { fusedBatchNormKernel } from "./batch-norm-simd";
 import { maxPoolGradSimdKernel } from "./max-pool-grad-simd";
+import { reduceMiddleSimd } from "./reduce-simd";
 
 /**
  * Replacements for three tfjs-backend-wasm 4.22 kernels whose JS side does needless full-tensor
@@ -299,7 +300,10 @@ const reduceKernel =
     if (view === null || view.reduce === 0) return fallback(args);
     const backend = asWasm(args.backend, kind);
     const out = backend.makeOutput(view.outShape, "float32");
-    reduceMiddle(f32View(backend, x), f32View(backend, out), view, kind === "Mean" ? 1 / view.reduce : 1);
+    const scale = kind === "Mean" ? 1 / view.reduce : 1;
+    // The SIMD loop where inner % 4 == 0 (reduce-simd.ts; the same bits), else the JS one.
+    if (!reduceMiddleSimd(backend, x, out, view, scale))
+      reduceMiddle(f32View(backend, x), f32View(backend, out), view, scale);
     return out;
   };
 
