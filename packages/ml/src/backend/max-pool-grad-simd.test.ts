@@ -49,7 +49,7 @@ function info(shape: Shape4, k: number, s: number, pad: Pad): tf.backend_util.Co
 
 /** MaxPoolGrad as the engine runs it (dy, x, and y = maxPool(x)), its bits. */
 function kernelBits(shape: Shape4, x: Float32Array, dy: Float32Array, k: number, s: number, pad: Pad) {
-  return tf.tidy(() => {
+  const out = tf.tidy(() => {
     const xt = tf.tensor4d(x, shape);
     const y = tf.maxPool(xt, k, s, pad);
     const dyt = tf.tensor(dy, y.shape);
@@ -57,8 +57,9 @@ function kernelBits(shape: Shape4, x: Float32Array, dy: Float32Array, k: number,
       .engine()
       .runKernel(tf.MaxPoolGrad, { dy: dyt, input: xt, output: y }, { filterSize: k, strides: s, pad });
     if (!(dx instanceof tf.Tensor)) throw new Error("one tensor expected");
-    return new Uint32Array(Float32Array.from(dx.dataSync()).buffer);
+    return Float32Array.from(dx.dataSync());
   });
+  return new Uint32Array(out.buffer);
 }
 
 /** The JS loop (maxPoolBackprop) on plain arrays, its bits. */
@@ -141,14 +142,15 @@ describe("MaxPoolGrad SIMD loop: the JS loop's bits", () => {
 describe("tf.grads of tf.maxPool with the SIMD loop", () => {
   const shape: Shape4 = [2, 12, 10, 16];
   function grad(x: Float32Array, r: Float32Array): Uint32Array {
-    return tf.tidy(() => {
+    const out = tf.tidy(() => {
       const rt = tf.tensor(r, tf.maxPool(tf.zeros(shape) as tf.Tensor4D, 3, 2, "same").shape);
       const [g] = tf.grads((a: tf.Tensor) =>
         tf.sum(tf.mul(tf.maxPool(tf.reshape<tf.Rank.R4>(a, shape), 3, 2, "same"), rt)),
       )([tf.tensor(x, shape)]);
       if (g === undefined) throw new Error("no gradient");
-      return new Uint32Array(Float32Array.from(g.dataSync()).buffer);
+      return Float32Array.from(g.dataSync());
     });
+    return new Uint32Array(out.buffer);
   }
   it("equals the JS loop bit for bit and tfjs-core's cpu kernel, ties included", async () => {
     const n = shape.reduce((a, b) => a * b, 1);
