@@ -11,7 +11,7 @@
  * cols[(a*kw + b)*Ci + c][(n*Ho + i)*Wo + j].
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { asWasm, f32View } from "./wasm-js-kernels";
+import { asWasm, f32View, registerWasmKernel } from "./wasm-js-kernels";
 
 export const COL2IM = "XrayCol2Im";
 
@@ -80,14 +80,8 @@ const col2imKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   return out;
 };
 
-let registered = false;
-
 export function registerCol2ImKernel(): void {
-  if (registered) return;
-  registered = true;
-  if (tf.getKernel(COL2IM, "wasm") === undefined) {
-    tf.registerKernel({ kernelName: COL2IM, backendName: "wasm", kernelFunc: col2imKernel });
-  }
+  registerWasmKernel(COL2IM, col2imKernel);
 }
 
 /**
@@ -114,26 +108,24 @@ export function conv2dBackpropInputViaGemm(
       1,
       "valid",
     );
-    const out = tf
-      .engine()
-      .runKernel(
-        COL2IM,
-        { cols: tf.reshape(cols, [k, m]) },
-        {
-          n,
-          h,
-          w,
-          ci,
-          kh,
-          kw,
-          sh: geometry.sh,
-          sw: geometry.sw,
-          top: geometry.top,
-          left: geometry.left,
-          ho,
-          wo,
-        },
-      );
+    const out = tf.engine().runKernel(
+      COL2IM,
+      { cols: tf.reshape(cols, [k, m]) },
+      {
+        n,
+        h,
+        w,
+        ci,
+        kh,
+        kw,
+        sh: geometry.sh,
+        sw: geometry.sw,
+        top: geometry.top,
+        left: geometry.left,
+        ho,
+        wo,
+      },
+    );
     if (!(out instanceof tf.Tensor)) throw new Error(`${COL2IM} must return one tensor`);
     return tf.reshape<tf.Rank.R4>(out, [n, h, w, ci]);
   });

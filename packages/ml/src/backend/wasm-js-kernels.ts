@@ -24,6 +24,13 @@ export function asWasm(backend: unknown, kernel: string): BackendWasm {
   return backend;
 }
 
+/** Registers a project kernel for the wasm backend unless one of that name is registered already. */
+export function registerWasmKernel(kernelName: string, kernelFunc: tf.KernelFunc): void {
+  if (tf.getKernel(kernelName, "wasm") === undefined) {
+    tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc });
+  }
+}
+
 export function f32View(backend: BackendWasm, t: tf.TensorInfo): Float32Array {
   const v = backend.typedArrayFromHeap(t);
   if (!(v instanceof Float32Array)) throw new Error("expected a float32 tensor");
@@ -419,14 +426,8 @@ const im2colKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   return out;
 };
 
-let im2colRegistered = false;
-
 export function registerIm2ColKernel(): void {
-  if (im2colRegistered) return;
-  im2colRegistered = true;
-  if (tf.getKernel(IM2COL_T, "wasm") === undefined) {
-    tf.registerKernel({ kernelName: IM2COL_T, backendName: "wasm", kernelFunc: im2colKernel });
-  }
+  registerWasmKernel(IM2COL_T, im2colKernel);
 }
 
 /** Name of the filter-tap gather below (wasm only; used inside Conv2DBackpropInput, no gradient). */
@@ -488,14 +489,8 @@ const pickTapsKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   return out;
 };
 
-let pickTapsRegistered = false;
-
 export function registerPickTapsKernel(): void {
-  if (pickTapsRegistered) return;
-  pickTapsRegistered = true;
-  if (tf.getKernel(PICK_TAPS_T, "wasm") === undefined) {
-    tf.registerKernel({ kernelName: PICK_TAPS_T, backendName: "wasm", kernelFunc: pickTapsKernel });
-  }
+  registerWasmKernel(PICK_TAPS_T, pickTapsKernel);
 }
 
 /** Name of the fused AdamW update below (wasm only; no gradient). */
