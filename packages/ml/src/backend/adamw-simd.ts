@@ -147,12 +147,4 @@ export function makeSimdAdamW(memory: WebAssembly.Memory): SimdAdamW | null {
   };
 }
 
-/** The backend module's memory: exported by the single-threaded build, kept as wasmMemory by the threaded one. */
-export function backendMemory(module: object): WebAssembly.Memory | null {
-  if ("wasmMemory" in module && module.wasmMemory instanceof WebAssembly.Memory) return module.wasmMemory;
-  if ("asm" in module && typeof module.asm === "object" && module.asm !== null) {
-    const asm: object = module.asm;
-    if ("memory" in asm && asm.memory instanceof WebAssembly.Memory) return asm.memory;
-  }
-  return null;
-}
+export { backendMemory } from "./wasm-asm";

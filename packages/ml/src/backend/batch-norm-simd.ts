@@ -1,6 +1,5 @@
 import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
-import { backendMemory } from "./adamw-simd";
 import {
   BLOCK,
   BR,
@@ -14,6 +13,7 @@ import {
   F64X2_PROMOTE_LOW_F32X4,
   funcBody,
   get,
+  heapF32,
   I32,
   I32_ADD,
   I32_CONST,
@@ -25,6 +25,7 @@ import {
   memoryModule,
   SELECT,
   set,
+  simdLoopPerBackend,
   sleb,
   V128,
   V128_LOAD,
@@ -176,7 +177,6 @@ function perChannel(t: tf.TensorInfo | undefined, c: number): boolean {
   return s[s.length - 1] === c && s.slice(0, -1).every((d) => d === 1);
 }
 
-const simds = new WeakMap<BackendWasm, SimdBatchNorm | null>();
 let simdOn = true;
 let runs = 0;
 
@@ -185,21 +185,9 @@ export function batchNormSimdRuns(): number {
   return runs;
 }
 
-function simdFor(backend: BackendWasm): SimdBatchNorm | null {
-  let simd = simds.get(backend);
-  if (simd === undefined) {
-    const memory = backendMemory(backend.wasm);
-    simd = memory === null ? null : makeSimdBatchNorm(memory);
-    simds.set(backend, simd);
-  }
-  return simd;
-}
+const simdFor = simdLoopPerBackend(makeSimdBatchNorm);
 
-function heapF32(backend: BackendWasm, t: tf.TensorInfo): Float32Array {
-  const v = backend.typedArrayFromHeap(t);
-  if (!(v instanceof Float32Array)) throw new Error("FusedBatchNorm: expected a float32 tensor");
-  return v;
-}
+const heap = (backend: BackendWasm, t: tf.TensorInfo): Float32Array => heapF32(backend, t, "FusedBatchNorm");
 
 /** The FusedBatchNorm kernel: the SIMD loop where it applies, `fallback` (the backend's) elsewhere. */
 export const fusedBatchNormKernel =
@@ -223,10 +211,10 @@ export const fusedBatchNormKernel =
     const simd = simdFor(backend);
     if (simd === null || mean === undefined || variance === undefined) return fallback(args);
     const params = batchNormParams(
-      heapF32(backend, mean),
-      heapF32(backend, variance),
-      off === null ? null : heapF32(backend, off),
-      sc === null ? null : heapF32(backend, sc),
+      heap(backend, mean),
+      heap(backend, variance),
+      off === null ? null : heap(backend, off),
+      sc === null ? null : heap(backend, sc),
       eps,
     );
     const out = backend.makeOutput([...x.shape], "float32");
@@ -239,8 +227,8 @@ export const fusedBatchNormKernel =
     );
     try {
       // Views after the last allocation: one can grow (and replace) the heap buffer.
-      const at = heapF32(backend, block).byteOffset;
-      simd.run(heapF32(backend, x).byteOffset, heapF32(backend, out).byteOffset, at, count, c);
+      const at = heap(backend, block).byteOffset;
+      simd.run(heap(backend, x).byteOffset, heap(backend, out).byteOffset, at, count, c);
       runs++;
     } finally {
       backend.disposeData(block.dataId, true);

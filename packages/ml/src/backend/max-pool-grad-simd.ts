@@ -1,6 +1,5 @@
 import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
-import { backendMemory } from "./adamw-simd";
 import {
   BLOCK,
   BR,
@@ -8,6 +7,7 @@ import {
   END,
   funcBody,
   get,
+  heapF32,
   I32,
   I32_ADD,
   I32_CONST,
@@ -18,6 +18,7 @@ import {
   SELECT,
   set,
   simd,
+  simdLoopPerBackend,
   V128,
   V128_LOAD,
   VOID,
@@ -213,7 +214,6 @@ export function makeSimdMaxPoolGrad(memory: WebAssembly.Memory): SimdMaxPoolGrad
   };
 }
 
-const simds = new WeakMap<BackendWasm, SimdMaxPoolGrad | null>();
 let simdOn = true;
 let runs = 0;
 
@@ -222,21 +222,9 @@ export function maxPoolGradSimdRuns(): number {
   return runs;
 }
 
-function simdFor(backend: BackendWasm): SimdMaxPoolGrad | null {
-  let s = simds.get(backend);
-  if (s === undefined) {
-    const memory = backendMemory(backend.wasm);
-    s = memory === null ? null : makeSimdMaxPoolGrad(memory);
-    simds.set(backend, s);
-  }
-  return s;
-}
+const simdFor = simdLoopPerBackend(makeSimdMaxPoolGrad);
 
-function heapF32(backend: BackendWasm, t: tf.TensorInfo): Float32Array {
-  const v = backend.typedArrayFromHeap(t);
-  if (!(v instanceof Float32Array)) throw new Error("MaxPoolGrad: expected a float32 tensor");
-  return v;
-}
+const heap = (backend: BackendWasm, t: tf.TensorInfo): Float32Array => heapF32(backend, t, "MaxPoolGrad");
 
 function pairOf(v: unknown): [number, number] | null {
   if (typeof v === "number") return [v, v];
@@ -276,10 +264,10 @@ export const maxPoolGradSimdKernel =
     if (s === null) return fallback(args);
     const dx = backend.makeOutput([...input.shape], "float32");
     // Views after the allocation: it can grow (and replace) the heap buffer.
-    const dxView = heapF32(backend, dx);
+    const dxView = heap(backend, dx);
     dxView.fill(0);
     if (dxView.length > 0) {
-      s.run(heapF32(backend, input).byteOffset, heapF32(backend, dy).byteOffset, dxView.byteOffset, info);
+      s.run(heap(backend, input).byteOffset, heap(backend, dy).byteOffset, dxView.byteOffset, info);
     }
     runs++;
     return dx;

@@ -1,6 +1,5 @@
 import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import type * as tf from "@tensorflow/tfjs-core";
-import { backendMemory } from "./adamw-simd";
 import {
   BLOCK,
   BR,
@@ -11,6 +10,7 @@ import {
   F64X2_PROMOTE_LOW_F32X4,
   funcBody,
   get,
+  heapF32,
   I32,
   I32_ADD,
   I32_CONST,
@@ -22,6 +22,7 @@ import {
   SELECT,
   set,
   simd,
+  simdLoopPerBackend,
   uleb,
   V128,
   V128_LOAD,
@@ -214,7 +215,6 @@ export function makeSimdReduce(memory: WebAssembly.Memory): SimdReduce | null {
   };
 }
 
-const simds = new WeakMap<BackendWasm, SimdReduce | null>();
 let simdOn = true;
 let runs = 0;
 
@@ -223,21 +223,10 @@ export function reduceSimdRuns(): number {
   return runs;
 }
 
-function simdFor(backend: BackendWasm): SimdReduce | null {
-  let s = simds.get(backend);
-  if (s === undefined) {
-    const memory = backendMemory(backend.wasm);
-    s = memory === null ? null : makeSimdReduce(memory);
-    simds.set(backend, s);
-  }
-  return s;
-}
+const simdFor = simdLoopPerBackend(makeSimdReduce);
 
-function heapOffset(backend: BackendWasm, t: tf.TensorInfo): number {
-  const v = backend.typedArrayFromHeap(t);
-  if (!(v instanceof Float32Array)) throw new Error("SIMD reduce: expected a float32 tensor");
-  return v.byteOffset;
-}
+const heapOffset = (backend: BackendWasm, t: tf.TensorInfo): number =>
+  heapF32(backend, t, "SIMD reduce").byteOffset;
 
 /**
  * Reduces float32 x, seen as [outer, reduce, inner], over its middle axis into out (float32,

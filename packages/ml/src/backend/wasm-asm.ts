@@ -1,3 +1,5 @@
+import type { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
+import type * as tf from "@tensorflow/tfjs-core";
 /**
  * A few helpers to write small WebAssembly modules byte by byte (no toolchain): LEB128, sections,
  * the opcodes our SIMD kernels use, and the shell of a module whose only import is a memory (the
@@ -131,4 +133,40 @@ export function memoryModule(
 /** Whether `memory` is a shared (threaded) one. */
 export function isShared(memory: WebAssembly.Memory): boolean {
   return typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
+}
+
+/** The wasm backend's memory (Emscripten exposes it as wasmMemory or asm.memory), or null. */
+export function backendMemory(module: object): WebAssembly.Memory | null {
+  if ("wasmMemory" in module && module.wasmMemory instanceof WebAssembly.Memory) return module.wasmMemory;
+  if ("asm" in module && typeof module.asm === "object" && module.asm !== null) {
+    const asm: object = module.asm;
+    if ("memory" in asm && asm.memory instanceof WebAssembly.Memory) return asm.memory;
+  }
+  return null;
+}
+
+/**
+ * One SIMD loop per backend instance, built on first use over that backend's memory; null where the
+ * memory is not reachable or `make` gives null (no wasm SIMD in this engine).
+ */
+export function simdLoopPerBackend<T>(
+  make: (memory: WebAssembly.Memory) => T | null,
+): (backend: BackendWasm) => T | null {
+  const built = new WeakMap<BackendWasm, T | null>();
+  return (backend) => {
+    let loop = built.get(backend);
+    if (loop === undefined) {
+      const memory = backendMemory(backend.wasm);
+      loop = memory === null ? null : make(memory);
+      built.set(backend, loop);
+    }
+    return loop;
+  };
+}
+
+/** A float32 tensor's view of the backend's memory (its byteOffset is what the loops take). */
+export function heapF32(backend: BackendWasm, t: tf.TensorInfo, kernel: string): Float32Array {
+  const v = backend.typedArrayFromHeap(t);
+  if (!(v instanceof Float32Array)) throw new Error(`${kernel}: expected a float32 tensor`);
+  return v;
 }
