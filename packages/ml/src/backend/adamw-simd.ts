@@ -146,5 +146,3 @@ export function makeSimdAdamW(memory: WebAssembly.Memory): SimdAdamW | null {
     },
   };
 }
-
-export { backendMemory } from "./wasm-asm";

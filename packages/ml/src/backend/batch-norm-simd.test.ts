@@ -2,7 +2,6 @@ import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { backendMemory } from "./adamw-simd";
 import { batchNormTraining } from "./batch-norm";
 import {
   batchNormModuleBytes,
@@ -12,6 +11,7 @@ import {
   setBatchNormSimd,
 } from "./batch-norm-simd";
 import { initBackend } from "./index";
+import { backendMemory } from "./wasm-asm";
 
 beforeAll(async () => {
   const info = await initBackend({ prefer: "wasm", log: () => {} });

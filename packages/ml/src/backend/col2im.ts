@@ -11,7 +11,7 @@
  * cols[(a*kw + b)*Ci + c][(n*Ho + i)*Wo + j].
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { asWasm, f32View, registerWasmKernel } from "./wasm-js-kernels";
+import { asWasm, f32View, intAttr, registerWasmKernel } from "./wasm-js-kernels";
 
 export const COL2IM = "XrayCol2Im";
 
@@ -58,19 +58,13 @@ export function col2im(cols: Float32Array, dst: Float32Array, g: Col2ImGeometry)
   }
 }
 
-function attrInt(attrs: tf.NamedAttrMap | undefined, key: keyof Col2ImGeometry): number {
-  const v = attrs?.[key];
-  if (typeof v !== "number" || !Number.isInteger(v)) throw new Error(`${COL2IM}: bad ${key}`);
-  return v;
-}
-
 const col2imKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   const cols = inputs.cols;
   if (cols === undefined || cols.dtype !== "float32" || cols.shape.length !== 2) {
     throw new Error(`${COL2IM}: expects a float32 [kh*kw*Ci, N*Ho*Wo] tensor`);
   }
   const keys = ["n", "h", "w", "ci", "kh", "kw", "sh", "sw", "top", "left", "ho", "wo"] as const;
-  const g = Object.fromEntries(keys.map((k) => [k, attrInt(attrs, k)])) as unknown as Col2ImGeometry;
+  const g = Object.fromEntries(keys.map((k) => [k, intAttr(attrs, k, COL2IM)])) as unknown as Col2ImGeometry;
   if (cols.shape[0] !== g.kh * g.kw * g.ci || cols.shape[1] !== g.n * g.ho * g.wo) {
     throw new Error(`${COL2IM}: cols ${JSON.stringify(cols.shape)} do not match the geometry`);
   }

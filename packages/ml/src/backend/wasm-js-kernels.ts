@@ -1,9 +1,10 @@
 import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
-import { backendMemory, makeSimdAdamW, type SimdAdamW } from "./adamw-simd";
+import { makeSimdAdamW } from "./adamw-simd";
 import { fusedBatchNormKernel } from "./batch-norm-simd";
 import { maxPoolGradSimdKernel } from "./max-pool-grad-simd";
 import { reduceMiddleSimd } from "./reduce-simd";
+import { simdLoopPerBackend } from "./wasm-asm";
 
 /**
  * Replacements for three tfjs-backend-wasm 4.22 kernels whose JS side does needless full-tensor
@@ -395,9 +396,10 @@ export function im2colT(src: Float32Array, dst: Float32Array, g: Im2ColGeometry)
   }
 }
 
-function attrNumber(attrs: tf.NamedAttrMap | undefined, key: string): number {
+/** An integer attribute of a project kernel, or a clear error naming the kernel. */
+export function intAttr(attrs: tf.NamedAttrMap | undefined, key: string, kernel: string): number {
   const v = attrs?.[key];
-  if (typeof v !== "number" || !Number.isInteger(v)) throw new Error(`${IM2COL_T}: bad ${key}`);
+  if (typeof v !== "number" || !Number.isInteger(v)) throw new Error(`${kernel}: bad ${key}`);
   return v;
 }
 
@@ -412,14 +414,14 @@ const im2colKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
     planes: ci * n,
     h,
     w,
-    kh: attrNumber(attrs, "kh"),
-    kw: attrNumber(attrs, "kw"),
-    sh: attrNumber(attrs, "sh"),
-    sw: attrNumber(attrs, "sw"),
-    top: attrNumber(attrs, "top"),
-    left: attrNumber(attrs, "left"),
-    ho: attrNumber(attrs, "ho"),
-    wo: attrNumber(attrs, "wo"),
+    kh: intAttr(attrs, "kh", IM2COL_T),
+    kw: intAttr(attrs, "kw", IM2COL_T),
+    sh: intAttr(attrs, "sh", IM2COL_T),
+    sw: intAttr(attrs, "sw", IM2COL_T),
+    top: intAttr(attrs, "top", IM2COL_T),
+    left: intAttr(attrs, "left", IM2COL_T),
+    ho: intAttr(attrs, "ho", IM2COL_T),
+    wo: intAttr(attrs, "wo", IM2COL_T),
   };
   const out = wasm.makeOutput([g.kh * g.kw * ci, n * g.ho * g.wo], "float32");
   im2colT(f32View(wasm, x), f32View(wasm, out), g);
@@ -630,19 +632,12 @@ const adamwKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   return [pOut, mOut, vOut];
 };
 
-const simdAdamW = new WeakMap<BackendWasm, SimdAdamW | null>();
+const simdAdamW = simdLoopPerBackend(makeSimdAdamW);
 let adamwSimdOn = true;
 
 /** The SIMD module over this backend's memory (made once), or null: off, or no SIMD / memory found. */
-function simdAdamWFor(backend: BackendWasm): SimdAdamW | null {
-  if (!adamwSimdOn) return null;
-  let simd = simdAdamW.get(backend);
-  if (simd === undefined) {
-    const memory = backendMemory(backend.wasm);
-    simd = memory === null ? null : makeSimdAdamW(memory);
-    simdAdamW.set(backend, simd);
-  }
-  return simd;
+function simdAdamWFor(backend: BackendWasm) {
+  return adamwSimdOn ? simdAdamW(backend) : null;
 }
 
 /**
@@ -655,7 +650,5 @@ export function setAdamWSimd(on: boolean): void {
 
 /** Registers the fused AdamW kernel on wasm (idempotent). */
 export function registerAdamWKernel(): void {
-  if (tf.getKernel(ADAMW_UPDATE, "wasm") === undefined) {
-    tf.registerKernel({ kernelName: ADAMW_UPDATE, backendName: "wasm", kernelFunc: adamwKernel });
-  }
+  registerWasmKernel(ADAMW_UPDATE, adamwKernel);
 }

@@ -1,9 +1,10 @@
 import { BackendWasm } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { adamwModuleBytes, backendMemory, makeSimdAdamW } from "../backend/adamw-simd";
+import { adamwModuleBytes, makeSimdAdamW } from "../backend/adamw-simd";
 import { seededValues } from "../backend/conv-reference";
 import { initBackend } from "../backend/index";
+import { backendMemory } from "../backend/wasm-asm";
 import { ADAMW_UPDATE, setAdamWSimd } from "../backend/wasm-js-kernels";
 import { AdamW, fusedAdamWActive, type OptimizerState, setFusedAdamW } from "./optimizer";
 
