@@ -65,6 +65,11 @@ export interface FusedClassifier {
   dispose(): void;
 }
 
+/** The names a step reads. */
+function stepInputs(s: Step): string[] {
+  return s.kind === "add" ? s.inputs : [s.input];
+}
+
 function pair(v: number[]): [number, number] {
   return [v[0] ?? 1, v[1] ?? 1];
 }
@@ -228,7 +233,7 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
   // Each intermediate is released after its last reader, so a batch holds a few maps, not all.
   const lastUse = new Map<string, number>();
   steps.forEach((s, i) => {
-    for (const name of s.kind === "add" ? s.inputs : [s.input]) lastUse.set(name, i);
+    for (const name of stepInputs(s)) lastUse.set(name, i);
   });
   const keep = new Set([embName, logitsName]);
   const norm = net.config.normalization;
@@ -275,7 +280,7 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
               break;
           }
           values.set(s.name, y);
-          for (const name of s.kind === "add" ? s.inputs : [s.input]) {
+          for (const name of stepInputs(s)) {
             if (lastUse.get(name) !== i || keep.has(name)) continue;
             values.get(name)?.dispose();
             values.delete(name);
