@@ -77,6 +77,16 @@ describe("fused inference plan", () => {
     for (const key of ["probs", "entropy", "mcMean", "bald", "embeddings"] as const) {
       expect(maxDiff(a[key] ?? [], b[key] ?? [1])).toBeLessThan(1e-4);
     }
+    // A caller's plan (the scorer compiles one per version) gives the same bits and stays alive.
+    const plan = compileFusedClassifier(net);
+    const withPlan = await predictImages(net, images, { ...opts, plan });
+    const again = await predictImages(net, images, { ...opts, plan });
+    for (const key of ["probs", "bald", "embeddings"] as const) {
+      expect(maxDiff(withPlan[key] ?? [], a[key] ?? [1])).toBe(0);
+      expect(maxDiff(again[key] ?? [], a[key] ?? [1])).toBe(0);
+    }
+    plan.dispose();
+    expect(tf.memory().numTensors).toBe(start);
     net.full.dispose();
   });
 

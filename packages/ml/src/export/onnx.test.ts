@@ -150,6 +150,7 @@ describe("createImageScorer", () => {
       expect(worst).toBeLessThan(1e-4);
     }
     await onnx.release();
+    await tfjs.release();
     net.full.dispose();
     expect(() => readMlEnv({ XRAY_SCORE_ENGINE: "torch" })).toThrow(/XRAY_SCORE_ENGINE/);
   });

@@ -8,7 +8,7 @@
 import os from "node:os";
 import type { ImageSet } from "../data/image-set.js";
 import { readMlEnv } from "../env.js";
-import { type Predictions, predictImages } from "../fixmatch/predict.js";
+import { type Predictions, predictImages, tryCompileFusedClassifier } from "../fixmatch/predict.js";
 import type { ClassifierNet } from "../models/resnet.js";
 import { exportClassifierToOnnx } from "./onnx.js";
 import { createOnnxSession, loadOnnxRuntime, predictImagesOnnx } from "./onnx-runtime.js";
@@ -29,16 +29,21 @@ export async function createImageScorer(
   opts: { engine?: ScoreEngine; threads?: number; log?: (line: string) => void } = {},
 ): Promise<ImageScorer> {
   const engine = opts.engine ?? readMlEnv().XRAY_SCORE_ENGINE;
-  const tfjs: ImageScorer = {
-    engine: "tfjs",
-    score: (images, o) => predictImages(net, images, o),
-    release: async () => {},
+  // One inference plan per scorer (the version's weights do not change while it scores), as the
+  // ONNX engine keeps one session.
+  const tfjs = (): ImageScorer => {
+    const plan = tryCompileFusedClassifier(net);
+    return {
+      engine: "tfjs",
+      score: (images, o) => predictImages(net, images, { ...o, ...(plan ? { plan } : {}) }),
+      release: async () => plan?.dispose(),
+    };
   };
-  if (engine === "tfjs") return tfjs;
+  if (engine === "tfjs") return tfjs();
   const loaded = await loadOnnxRuntime();
   if (!loaded.ort) {
     opts.log?.(`scoring: onnxruntime-node cannot load (${loaded.reason}); scoring with TF.js`);
-    return tfjs;
+    return tfjs();
   }
   const ort = loaded.ort;
   const session = await createOnnxSession(ort, exportClassifierToOnnx(net), {

@@ -44,20 +44,26 @@ export async function predictImages(
     seed?: number;
     embeddings?: boolean;
     engine?: "fused" | "layers";
+    /** A plan compiled from `net` by the caller, reused across calls (the caller disposes it). */
+    plan?: FusedClassifier;
   } = {},
 ): Promise<Predictions> {
-  let fused: FusedClassifier | null = null;
-  if ((opts.engine ?? "fused") === "fused") {
-    try {
-      fused = compileFusedClassifier(net);
-    } catch {
-      fused = null; // an unsupported layer: the layers model below computes the same outputs
-    }
-  }
+  if ((opts.engine ?? "fused") === "layers") return predictWith(net, null, images, opts);
+  if (opts.plan) return predictWith(net, opts.plan, images, opts);
+  const fused = tryCompileFusedClassifier(net);
   try {
     return await predictWith(net, fused, images, opts);
   } finally {
     fused?.dispose();
+  }
+}
+
+/** The fused plan of `net`, or null where the compiler does not support a layer (the layers model then). */
+export function tryCompileFusedClassifier(net: ClassifierNet): FusedClassifier | null {
+  try {
+    return compileFusedClassifier(net);
+  } catch {
+    return null; // an unsupported layer: the layers model computes the same outputs
   }
 }
 
