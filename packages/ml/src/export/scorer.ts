@@ -1,8 +1,9 @@
 /**
- * One entry point for pool scoring with either engine: TF.js (predictImages, the default) or
- * onnxruntime-node on the classifier exported to ONNX (XRAY_SCORE_ENGINE=onnx). The ONNX engine gives
- * the same outputs (probabilities, entropy, embeddings, MC-dropout BALD; parity tested in
- * onnx.test.ts) 3.6-5x faster on a loaded 2-core CPU (docs/benchmarks.md, "Pool scoring throughput").
+ * One entry point for pool scoring with either engine: TF.js (predictImages on the fused inference
+ * plan, the default) or onnxruntime-node on the classifier exported to ONNX (XRAY_SCORE_ENGINE=onnx).
+ * The ONNX engine gives the same outputs (probabilities, entropy, embeddings, MC-dropout BALD; parity
+ * tested in onnx.test.ts) about 3x faster on the 2-core CPU (docs/benchmarks.md, "Pool scoring
+ * throughput").
  * If onnxruntime-node cannot load, it logs why and falls back to TF.js.
  */
 import os from "node:os";
