@@ -5,6 +5,7 @@
  * A cell with one seed shows AUROC [95% DeLong CI]; with several seeds, mean ± sample standard
  * deviation and each seed's AUROC. A FixMatch threshold other than 0.95 is its own column.
  * Lines without a `threshold` field (written before run.ts recorded it) count as 0.95.
+ * Where the inputs hold SimCLR encoders of several lengths, each length is its own column.
  */
 import { readFile } from "node:fs/promises";
 
@@ -19,6 +20,7 @@ interface Row {
   auprc: number;
   trainSeconds: number;
   sslSeconds: number;
+  sslSteps?: number;
   seed: number;
   steps: number;
   threshold?: number | null;
@@ -40,7 +42,16 @@ if (rows.length === 0) throw new Error("no result lines (give run.ts output file
 // The same configuration run twice (e.g. a reproduction on another machine) counts once; the
 // repeats are listed so that a disagreement shows.
 const runKey = (r: Row) =>
-  JSON.stringify([r.dataset, r.arm, r.threshold ?? null, r.fraction, r.seed, r.steps, r.encoder]);
+  JSON.stringify([
+    r.dataset,
+    r.arm,
+    r.threshold ?? null,
+    r.fraction,
+    r.seed,
+    r.steps,
+    r.encoder,
+    r.sslSteps ?? 0,
+  ]);
 const firstOf = new Map<string, Row>();
 const repeats: [Row, Row][] = [];
 for (const r of rows.splice(0)) {
@@ -57,20 +68,26 @@ const armName: Record<string, string> = {
   fm: "FixMatch (scratch)",
   sslfm: "SimCLR + FixMatch",
 };
+// SimCLR lengths are named only where the inputs mix several.
+const sslLengths = new Set(rows.filter((r) => r.arm === "sslfm").map((r) => r.sslSteps ?? 0));
 const columnOf = (r: Row): string => {
   if (r.arm === "sup") return "sup";
+  const arm = r.arm === "sslfm" && sslLengths.size > 1 ? `sslfm#${r.sslSteps ?? 0}` : r.arm;
   const t = r.threshold ?? DEFAULT_THRESHOLD;
-  return t === DEFAULT_THRESHOLD ? r.arm : `${r.arm}@${t}`;
+  return t === DEFAULT_THRESHOLD ? arm : `${arm}@${t}`;
 };
 const columnTitle = (c: string): string => {
-  const [arm = c, t] = c.split("@");
-  return t ? `${armName[arm] ?? arm}, threshold ${t}` : (armName[arm] ?? arm);
+  const [armKey = c, t] = c.split("@");
+  const [arm = armKey, ssl] = armKey.split("#");
+  const name = ssl ? `SimCLR (${ssl} steps) + FixMatch` : (armName[arm] ?? arm);
+  return t ? `${name}, threshold ${t}` : name;
 };
 const order = ["sup", "fm", "sslfm"];
 const columns = [...new Set(rows.map(columnOf))].sort((a, b) => {
-  const ia = order.indexOf(a.split("@")[0] ?? a);
-  const ib = order.indexOf(b.split("@")[0] ?? b);
-  return ia !== ib ? ia - ib : a.localeCompare(b);
+  const armOf = (c: string) => c.split(/[@#]/)[0] ?? c;
+  const ia = order.indexOf(armOf(a));
+  const ib = order.indexOf(armOf(b));
+  return ia !== ib ? ia - ib : a.localeCompare(b, "en", { numeric: true });
 });
 const fractions = [...new Set(rows.map((r) => r.fraction))].sort((a, b) => a - b);
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;

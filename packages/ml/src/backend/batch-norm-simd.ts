@@ -26,6 +26,7 @@ import {
   SELECT,
   set,
   simdLoopPerBackend,
+  simdSwitch,
   sleb,
   V128,
   V128_LOAD,
@@ -177,13 +178,10 @@ function perChannel(t: tf.TensorInfo | undefined, c: number): boolean {
   return s[s.length - 1] === c && s.slice(0, -1).every((d) => d === 1);
 }
 
-let simdOn = true;
-let runs = 0;
+const kernelSwitch = simdSwitch();
 
 /** How many FusedBatchNorm calls the SIMD loop has run (tests check which path was taken). */
-export function batchNormSimdRuns(): number {
-  return runs;
-}
+export const batchNormSimdRuns = kernelSwitch.runs;
 
 const simdFor = simdLoopPerBackend(makeSimdBatchNorm);
 
@@ -193,7 +191,7 @@ const heap = (backend: BackendWasm, t: tf.TensorInfo): Float32Array => heapF32(b
 export const fusedBatchNormKernel =
   (fallback: tf.KernelFunc): tf.KernelFunc =>
   (args) => {
-    if (!simdOn || !(args.backend instanceof BackendWasm)) return fallback(args);
+    if (!kernelSwitch.isOn() || !(args.backend instanceof BackendWasm)) return fallback(args);
     const { x, mean, variance, offset, scale } = args.inputs;
     const eps = args.attrs?.varianceEpsilon;
     if (x === undefined || x.dtype !== "float32" || x.shape.length !== 4 || typeof eps !== "number") {
@@ -229,7 +227,7 @@ export const fusedBatchNormKernel =
       // Views after the last allocation: one can grow (and replace) the heap buffer.
       const at = heap(backend, block).byteOffset;
       simd.run(heap(backend, x).byteOffset, heap(backend, out).byteOffset, at, count, c);
-      runs++;
+      kernelSwitch.ran();
     } finally {
       backend.disposeData(block.dataId, true);
     }
@@ -241,6 +239,4 @@ export const fusedBatchNormKernel =
  * (off; tests and A/B benchmarks). Both give the same bits. The kernel itself is registered with
  * the other replacements (setWasmJsKernels in wasm-js-kernels.ts).
  */
-export function setBatchNormSimd(on: boolean): void {
-  simdOn = on;
-}
+export const setBatchNormSimd = kernelSwitch.set;

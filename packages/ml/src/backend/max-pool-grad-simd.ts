@@ -19,6 +19,7 @@ import {
   set,
   simd,
   simdLoopPerBackend,
+  simdSwitch,
   V128,
   V128_LOAD,
   VOID,
@@ -214,13 +215,10 @@ export function makeSimdMaxPoolGrad(memory: WebAssembly.Memory): SimdMaxPoolGrad
   };
 }
 
-let simdOn = true;
-let runs = 0;
+const kernelSwitch = simdSwitch();
 
 /** How many MaxPoolGrad calls the SIMD loop has run (tests check which path was taken). */
-export function maxPoolGradSimdRuns(): number {
-  return runs;
-}
+export const maxPoolGradSimdRuns = kernelSwitch.runs;
 
 const simdFor = simdLoopPerBackend(makeSimdMaxPoolGrad);
 
@@ -239,7 +237,7 @@ function pairOf(v: unknown): [number, number] | null {
 export const maxPoolGradSimdKernel =
   (fallback: tf.KernelFunc): tf.KernelFunc =>
   (args) => {
-    if (!simdOn || !(args.backend instanceof BackendWasm)) return fallback(args);
+    if (!kernelSwitch.isOn() || !(args.backend instanceof BackendWasm)) return fallback(args);
     const { dy, input } = args.inputs;
     if (dy === undefined || input === undefined) return fallback(args);
     if (input.dtype !== "float32" || dy.dtype !== "float32" || input.shape.length !== 4)
@@ -269,7 +267,7 @@ export const maxPoolGradSimdKernel =
     if (dxView.length > 0) {
       s.run(heap(backend, input).byteOffset, heap(backend, dy).byteOffset, dxView.byteOffset, info);
     }
-    runs++;
+    kernelSwitch.ran();
     return dx;
   };
 
@@ -277,6 +275,4 @@ export const maxPoolGradSimdKernel =
  * Whether MaxPoolGrad on wasm runs the SIMD loop (on, the default) or the JS loop (off; tests
  * and A/B benchmarks). Both give the same bits.
  */
-export function setMaxPoolGradSimd(on: boolean): void {
-  simdOn = on;
-}
+export const setMaxPoolGradSimd = kernelSwitch.set;

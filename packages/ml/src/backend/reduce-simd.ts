@@ -23,6 +23,7 @@ import {
   set,
   simd,
   simdLoopPerBackend,
+  simdSwitch,
   uleb,
   V128,
   V128_LOAD,
@@ -215,13 +216,10 @@ export function makeSimdReduce(memory: WebAssembly.Memory): SimdReduce | null {
   };
 }
 
-let simdOn = true;
-let runs = 0;
+const kernelSwitch = simdSwitch();
 
 /** How many reductions the SIMD loop has run (tests check which path was taken). */
-export function reduceSimdRuns(): number {
-  return runs;
-}
+export const reduceSimdRuns = kernelSwitch.runs;
 
 const simdFor = simdLoopPerBackend(makeSimdReduce);
 
@@ -242,7 +240,12 @@ export function reduceMiddleSimd(
   scale: number,
 ): boolean {
   const { outer, reduce, inner } = view;
-  if (!simdOn || !(backend instanceof BackendWasm) || x.dtype !== "float32" || out.dtype !== "float32") {
+  if (
+    !kernelSwitch.isOn() ||
+    !(backend instanceof BackendWasm) ||
+    x.dtype !== "float32" ||
+    out.dtype !== "float32"
+  ) {
     return false;
   }
   if (inner <= 0 || inner % 4 !== 0 || reduce <= 0 || outer <= 0) return false;
@@ -261,7 +264,7 @@ export function reduceMiddleSimd(
       inner,
       scale,
     );
-    runs++;
+    kernelSwitch.ran();
   } finally {
     backend.disposeData(acc.dataId, true);
   }
@@ -272,6 +275,4 @@ export function reduceMiddleSimd(
  * Whether Sum / Mean over a middle axis on wasm run the SIMD loop (on, the default) or the blocked
  * JS loop reduceMiddle (off; tests and A/B benchmarks). Both give the same bits.
  */
-export function setReduceSimd(on: boolean): void {
-  simdOn = on;
-}
+export const setReduceSimd = kernelSwitch.set;

@@ -146,6 +146,33 @@ export function backendMemory(module: object): WebAssembly.Memory | null {
 }
 
 /**
+ * The on/off switch and run counter of one SIMD kernel: on by default; A/B benchmarks and tests
+ * switch it off to run the path it replaces (same bits), and tests read the counter to see which
+ * path ran.
+ */
+export interface SimdSwitch {
+  isOn(): boolean;
+  set(on: boolean): void;
+  ran(): void;
+  runs(): number;
+}
+
+export function simdSwitch(): SimdSwitch {
+  let on = true;
+  let runs = 0;
+  return {
+    isOn: () => on,
+    set: (v) => {
+      on = v;
+    },
+    ran: () => {
+      runs++;
+    },
+    runs: () => runs,
+  };
+}
+
+/**
  * One SIMD loop per backend instance, built on first use over that backend's memory; null where the
  * memory is not reachable or `make` gives null (no wasm SIMD in this engine).
  */

@@ -4,7 +4,7 @@ import { makeSimdAdamW } from "./adamw-simd";
 import { fusedBatchNormKernel } from "./batch-norm-simd";
 import { maxPoolGradSimdKernel } from "./max-pool-grad-simd";
 import { reduceMiddleSimd } from "./reduce-simd";
-import { simdLoopPerBackend } from "./wasm-asm";
+import { simdLoopPerBackend, simdSwitch } from "./wasm-asm";
 
 /**
  * Replacements for three tfjs-backend-wasm 4.22 kernels whose JS side does needless full-tensor
@@ -510,6 +510,22 @@ export interface AdamWScalars {
   c2: number;
 }
 
+/** The step's scalars as float32 scalar tensors hold them (both the SIMD loop and the JS loop use these). */
+export function adamwFloat32Scalars(s: AdamWScalars) {
+  const f = Math.fround;
+  return {
+    b1: f(s.beta1),
+    nb1: f(1 - s.beta1),
+    b2: f(s.beta2),
+    nb2: f(1 - s.beta2),
+    c1: f(s.c1),
+    c2: f(s.c2),
+    eps: f(s.eps),
+    lr: f(s.lr),
+    wd: f(s.weightDecay),
+  };
+}
+
 /**
  * One AdamW step over a whole variable in one pass, into fresh arrays (pOut, mOut, vOut):
  *   m2 = b1*m + (1-b1)*g;  v2 = b2*v + (1-b2)*g^2;
@@ -530,15 +546,7 @@ export function adamwUpdate(
   s: AdamWScalars,
 ): void {
   const f = Math.fround;
-  const b1 = f(s.beta1);
-  const nb1 = f(1 - s.beta1);
-  const b2 = f(s.beta2);
-  const nb2 = f(1 - s.beta2);
-  const c1 = f(s.c1);
-  const c2 = f(s.c2);
-  const eps = f(s.eps);
-  const lr = f(s.lr);
-  const wd = f(s.weightDecay);
+  const { b1, nb1, b2, nb2, c1, c2, eps, lr, wd } = adamwFloat32Scalars(s);
   const n = p.length;
   if (g.length !== n || m.length !== n || v.length !== n) throw new Error(`${ADAMW_UPDATE}: size mismatch`);
   if (pOut.length !== n || mOut.length !== n || vOut.length !== n) {
@@ -598,7 +606,6 @@ const adamwKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   const simd = simdAdamWFor(wasm);
   const n4 = simd === null ? 0 : n - (n % 4);
   if (simd !== null && n4 > 0) {
-    const f = Math.fround;
     simd.run(
       {
         p: pv.byteOffset,
@@ -610,17 +617,7 @@ const adamwKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
         vOut: vo.byteOffset,
       },
       n4,
-      {
-        b1: f(s.beta1),
-        nb1: f(1 - s.beta1),
-        b2: f(s.beta2),
-        nb2: f(1 - s.beta2),
-        c1: f(s.c1),
-        c2: f(s.c2),
-        eps: f(s.eps),
-        lr: f(s.lr),
-        wd: f(s.weightDecay),
-      },
+      adamwFloat32Scalars(s),
     );
   }
   if (n4 < n) {
@@ -633,20 +630,18 @@ const adamwKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
 };
 
 const simdAdamW = simdLoopPerBackend(makeSimdAdamW);
-let adamwSimdOn = true;
+const adamwSwitch = simdSwitch();
 
 /** The SIMD module over this backend's memory (made once), or null: off, or no SIMD / memory found. */
 function simdAdamWFor(backend: BackendWasm) {
-  return adamwSimdOn ? simdAdamW(backend) : null;
+  return adamwSwitch.isOn() ? simdAdamW(backend) : null;
 }
 
 /**
  * Whether XrayAdamWUpdate runs its WebAssembly SIMD loop (on, the default) or the JS loop over
  * the heap (off; tests and A/B benchmarks). Both give the same bits.
  */
-export function setAdamWSimd(on: boolean): void {
-  adamwSimdOn = on;
-}
+export const setAdamWSimd = adamwSwitch.set;
 
 /** Registers the fused AdamW kernel on wasm (idempotent). */
 export function registerAdamWKernel(): void {
