@@ -5,6 +5,7 @@
  *   image [N,S,S,1] float in [0,1] (NHWC, exactly what imageBatch feeds TF.js)
  *     -> Transpose to NCHW -> (x - mean) / std
  *     -> encoder: Conv (BatchNorm folded into the conv's weights and bias) / Relu / Add / MaxPool
+ *        (the folded graph of layer-graph.ts, which the fused TF.js inference plan also runs)
  *     -> GlobalAveragePool -> Flatten                        = "embedding" [N,D]
  *     -> Gemm (the heads dense layer; dropout is the identity at inference) = "logits" [N,K]
  *     -> Sigmoid                                             = "probs" [N,K]
@@ -13,21 +14,8 @@
  * directly after a Conv2D (folded), ReLU, Add, MaxPooling2D, GlobalAveragePooling2D, Dropout, Dense
  * (linear). Anything else throws, naming the layer.
  */
-import type * as tfl from "@tensorflow/tfjs-layers";
 import { type ClassifierNet, EMBEDDING_LAYER } from "../models/resnet.js";
-import {
-  cfgString,
-  consumers,
-  foldConv,
-  hwioToOihw,
-  inboundLayers,
-  type LayerConfig,
-  needWeight,
-  poolGeometry,
-  samePads,
-  spatialInputSize,
-  weightsByName,
-} from "./layer-graph.js";
+import { foldGraph, hwioToOihw, samePads } from "./layer-graph.js";
 import { ProtoWriter } from "./protobuf.js";
 
 export { samePads };
@@ -79,161 +67,91 @@ class GraphBuilder {
   }
 }
 
-function convNode(
-  g: GraphBuilder,
-  conv: tfl.layers.Layer,
-  input: string,
-  output: string,
-  bn: tfl.layers.Layer | null,
-): void {
-  const f = foldConv(conv, bn, WHO);
-  const pads =
-    f.padding === "same" ? samePads(spatialInputSize(conv, WHO), f.kernelSize, f.strides) : [0, 0, 0, 0];
-  const name = bn ? `${conv.name}+${bn.name}` : conv.name;
-  const [kh = 1, kw = 1, cin = 1, cout = 1] = f.kernelShape;
-  const wName = g.init(`${name}/W`, [cout, cin, kh, kw], hwioToOihw(f.kernel, f.kernelShape));
-  const bName = g.init(`${name}/B`, [cout], f.bias);
-  g.node(
-    "Conv",
-    name,
-    [input, wName, bName],
-    [output],
-    [
-      { name: "kernel_shape", ints: f.kernelSize },
-      { name: "strides", ints: f.strides },
-      { name: "pads", ints: pads },
-    ],
-  );
-}
-
 function buildGraph(net: ClassifierNet): GraphBuilder {
   const g = new GraphBuilder();
-  const model = net.full;
+  const graph = foldGraph(net.full, WHO);
   const norm = net.config.normalization;
   g.node("Transpose", "to_nchw", [ONNX_INPUT], ["image_nchw"], [{ name: "perm", ints: [0, 3, 1, 2] }]);
   g.init("norm/mean", [], Float32Array.of(norm.mean));
   g.init("norm/std", [], Float32Array.of(norm.std));
   g.node("Sub", "norm_sub", ["image_nchw", "norm/mean"], ["image_centered"]);
   g.node("Div", "norm_div", ["image_centered", "norm/std"], ["image_normalized"]);
-  /** ONNX tensor holding each layer's output. */
-  const out = new Map<string, string>();
-  const deferredConvs = new Set<string>();
-  const inputOf = (layer: tfl.layers.Layer, i = 0): string => {
-    const src = inboundLayers(layer, WHO)[i];
-    const name = src ? out.get(src.name) : undefined;
-    if (!src || !name) throw new Error(`ONNX export: input ${i} of layer ${layer.name} is not available`);
-    return name;
-  };
-  for (const layer of model.layers) {
-    const cls = layer.getClassName();
-    const cfg = layer.getConfig() as LayerConfig;
-    const t = `t/${layer.name}`;
-    switch (cls) {
-      case "InputLayer":
-        out.set(layer.name, "image_normalized");
-        break;
-      case "Conv2D": {
-        const next = consumers(layer, model);
-        if (next.length === 1 && next[0]?.getClassName() === "BatchNormalization") {
-          deferredConvs.add(layer.name);
-          out.set(layer.name, inputOf(layer));
-        } else {
-          convNode(g, layer, inputOf(layer), t, null);
-          out.set(layer.name, t);
-        }
-        break;
-      }
-      case "BatchNormalization": {
-        const src = inboundLayers(layer, WHO)[0];
-        if (!src || !deferredConvs.has(src.name))
-          throw new Error(
-            `ONNX export: batchnorm ${layer.name} does not follow a conv; only folded batchnorm is supported`,
-          );
-        convNode(g, src, inputOf(layer), t, layer);
-        out.set(layer.name, t);
-        break;
-      }
-      case "ReLU": {
-        const maxValue = cfg.maxValue;
-        if (maxValue !== null && maxValue !== undefined)
-          throw new Error(`ONNX export: relu ${layer.name} is capped`);
-        g.node("Relu", layer.name, [inputOf(layer)], [t]);
-        out.set(layer.name, t);
-        break;
-      }
-      case "Add": {
-        const n = inboundLayers(layer, WHO).length;
-        let acc = inputOf(layer, 0);
-        for (let i = 1; i < n; i++) {
-          const o = i === n - 1 ? t : `${t}/${i}`;
-          g.node("Add", `${layer.name}/${i}`, [acc, inputOf(layer, i)], [o]);
-          acc = o;
-        }
-        out.set(layer.name, acc);
-        break;
-      }
-      case "MaxPooling2D": {
-        const { pool, strides, padding } = poolGeometry(cfg, layer.name, WHO);
-        const pads =
-          padding === "same" ? samePads(spatialInputSize(layer, WHO), pool, strides) : [0, 0, 0, 0];
+  /** The ONNX tensor of each op's output. */
+  const tensor = (name: string): string => (name === graph.input ? "image_normalized" : `t/${name}`);
+  for (const op of graph.ops) {
+    const out = tensor(op.name);
+    switch (op.kind) {
+      case "conv": {
+        const f = op.conv;
+        const pads = f.padding === "same" ? samePads(op.inputSize, f.kernelSize, f.strides) : [0, 0, 0, 0];
+        const [kh = 1, kw = 1, cin = 1, cout = 1] = f.kernelShape;
+        const w = g.init(`${op.name}/W`, [cout, cin, kh, kw], hwioToOihw(f.kernel, f.kernelShape));
+        const b = g.init(`${op.name}/B`, [cout], f.bias);
+        const conv = op.relu ? `${out}/conv` : out;
         g.node(
-          "MaxPool",
-          layer.name,
-          [inputOf(layer)],
-          [t],
+          "Conv",
+          op.name,
+          [tensor(op.input), w, b],
+          [conv],
           [
-            { name: "kernel_shape", ints: pool },
-            { name: "strides", ints: strides },
+            { name: "kernel_shape", ints: f.kernelSize },
+            { name: "strides", ints: f.strides },
             { name: "pads", ints: pads },
           ],
         );
-        out.set(layer.name, t);
+        if (op.relu) g.node("Relu", `${op.name}/relu`, [conv], [out]);
         break;
       }
-      case "GlobalAveragePooling2D": {
-        g.node("GlobalAveragePool", `${layer.name}/pool`, [inputOf(layer)], [`${t}/pool`]);
-        g.node("Flatten", layer.name, [`${t}/pool`], [t], [{ name: "axis", int: 1 }]);
-        out.set(layer.name, t);
+      case "add": {
+        const sum = op.relu ? `${out}/sum` : out;
+        let acc = tensor(op.inputs[0] ?? "");
+        for (let i = 1; i < op.inputs.length; i++) {
+          const o = i === op.inputs.length - 1 ? sum : `${out}/${i}`;
+          g.node("Add", `${op.name}/${i}`, [acc, tensor(op.inputs[i] ?? "")], [o]);
+          acc = o;
+        }
+        if (op.relu) g.node("Relu", `${op.name}/relu`, [sum], [out]);
         break;
       }
-      case "Dropout":
-        out.set(layer.name, inputOf(layer));
+      case "relu":
+        g.node("Relu", op.name, [tensor(op.input)], [out]);
         break;
-      case "Dense": {
-        const act = cfgString(cfg, "activation");
-        if (act !== undefined && act !== "linear")
-          throw new Error(`ONNX export: dense ${layer.name} has activation ${act}`);
-        const w = weightsByName(layer);
-        const kernelT = w.get("kernel");
-        if (!kernelT) throw new Error(`ONNX export: dense ${layer.name} has no kernel`);
-        const [din = 0, dout = 0] = kernelT.shape;
-        const inputs = [
-          inputOf(layer),
-          g.init(`${layer.name}/W`, [din, dout], kernelT.dataSync() as Float32Array),
-        ];
-        inputs.push(
-          g.init(
-            `${layer.name}/B`,
-            [dout],
-            w.has("bias") ? needWeight(w, "bias", layer.name, WHO) : new Float32Array(dout),
-          ),
+      case "maxpool": {
+        const pads = op.padding === "same" ? samePads(op.inputSize, op.pool, op.strides) : [0, 0, 0, 0];
+        g.node(
+          "MaxPool",
+          op.name,
+          [tensor(op.input)],
+          [out],
+          [
+            { name: "kernel_shape", ints: op.pool },
+            { name: "strides", ints: op.strides },
+            { name: "pads", ints: pads },
+          ],
         );
-        g.node("Gemm", layer.name, inputs, [t]);
-        out.set(layer.name, t);
         break;
       }
-      default:
-        throw new Error(`ONNX export: layer ${layer.name} (${cls}) is not supported`);
+      case "mean":
+        g.node("GlobalAveragePool", `${op.name}/pool`, [tensor(op.input)], [`${out}/pool`]);
+        g.node("Flatten", op.name, [`${out}/pool`], [out], [{ name: "axis", int: 1 }]);
+        break;
+      case "dense": {
+        const [din, dout] = op.kernelShape;
+        const w = g.init(`${op.name}/W`, [din, dout], op.kernel);
+        const b = g.init(`${op.name}/B`, [dout], op.bias);
+        g.node("Gemm", op.name, [tensor(op.input), w, b], [out]);
+        break;
+      }
     }
   }
-  const logits = model.outputs[0];
-  const logitsName = logits ? out.get(logits.sourceLayer.name) : undefined;
-  const embName = out.get(EMBEDDING_LAYER);
-  if (!logitsName || !embName)
+  const logits = net.full.outputs[0];
+  const logitsOp = logits ? graph.outputOf(logits.sourceLayer.name) : undefined;
+  const embOp = graph.outputOf(EMBEDDING_LAYER);
+  if (logitsOp === undefined || embOp === undefined)
     throw new Error("ONNX export: the classifier has no logits or embedding output");
-  g.node("Identity", "logits_out", [logitsName], [ONNX_OUTPUTS.logits]);
-  g.node("Sigmoid", "probs_out", [logitsName], [ONNX_OUTPUTS.probs]);
-  g.node("Identity", "embedding_out", [embName], [ONNX_OUTPUTS.embedding]);
+  g.node("Identity", "logits_out", [tensor(logitsOp)], [ONNX_OUTPUTS.logits]);
+  g.node("Sigmoid", "probs_out", [tensor(logitsOp)], [ONNX_OUTPUTS.probs]);
+  g.node("Identity", "embedding_out", [tensor(embOp)], [ONNX_OUTPUTS.embedding]);
   return g;
 }
 
