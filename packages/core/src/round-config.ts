@@ -52,7 +52,8 @@ export const roundConfigSchema = z
         epochs: z.number().int().min(1).max(500).default(10),
         batchSize: z.number().int().min(4).max(512).default(32),
         mu: z.number().int().min(1).max(16).default(2),
-        threshold: z.number().min(0.5).max(1).default(0.95),
+        /** Pseudo-label confidence; 0.8 as @xray/ml's DEFAULT_FIXMATCH_THRESHOLD (why: there). */
+        threshold: z.number().min(0.5).max(1).default(0.8),
         unsupervisedWeight: z.number().min(0).max(100).default(1),
         distributionAlignment: z.boolean().default(true),
         emaDecay: z.number().min(0).max(0.99999).default(0.99),
@@ -64,7 +65,7 @@ export const roundConfigSchema = z
         epochs: 10,
         batchSize: 32,
         mu: 2,
-        threshold: 0.95,
+        threshold: 0.8,
         unsupervisedWeight: 1,
         distributionAlignment: true,
         emaDecay: 0.99,

@@ -425,7 +425,7 @@ export const researchCommands: Command[] = [
   {
     name: "fit",
     summary: "fine-tune gate + finding heads: FixMatch (default) or --supervised",
-    usage: `fit ${common} [--labelled-fraction 0.05] [--encoder runs/<pretrain>] [--supervised] [--epochs 10] [--threshold 0.95] [--mu 2] [--resume]`,
+    usage: `fit ${common} [--labelled-fraction 0.05] [--encoder runs/<pretrain>] [--supervised] [--epochs 10] [--threshold 0.8] [--mu 2] [--resume]`,
     run: fitCmd,
   },
   {
