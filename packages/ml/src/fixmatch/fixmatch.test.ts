@@ -94,6 +94,37 @@ describe("FixMatch trainer", () => {
     net.full.dispose();
   }, 600_000);
 
+  it("encoderLrScale 0 keeps a pretrained encoder's weights while the heads train", async () => {
+    const train = squaresDataset(32, 16, 5, { square: 5 });
+    const lab = labelMatrixFromColumns(["abnormal", "square"], [train.labels, train.labels]);
+    const net = buildClassifier({ encoder, schema, dropout: 0 });
+    const readAll = (m: { trainableWeights: { read(): tf.Tensor }[] }) =>
+      Promise.all(m.trainableWeights.map((w) => w.read().data()));
+    const enc0 = await readAll(net.encoder);
+    const heads0 = await readAll(net.heads);
+    await fitClassifier({
+      config: {
+        seed: 4,
+        epochs: 1,
+        stepsPerEpoch: 3,
+        batchSize: 8,
+        lr: 1e-2,
+        weightDecay: 0.05,
+        encoderLrScale: 0,
+        seedInit: false,
+        fixmatch: { enabled: true, mu: 1, threshold: 0.5 },
+        ema: { enabled: false },
+      },
+      net,
+      labelled: { images: train.images, labels: lab },
+      unlabelled: train.images,
+      augment,
+    });
+    expect(await readAll(net.encoder)).toEqual(enc0);
+    expect(await readAll(net.heads)).not.toEqual(heads0);
+    net.full.dispose();
+  }, 600_000);
+
   it("supervised mode separates the classes, and a saved model predicts the same after loading", async () => {
     const train = squaresDataset(64, 16, 9, { square: 5 });
     const lab = labelMatrixFromColumns(["abnormal", "square"], [train.labels, train.labels]);

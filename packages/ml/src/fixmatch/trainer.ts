@@ -177,6 +177,7 @@ export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
   if (cfg.seedInit) seedKernels(net.full, mixSeed(cfg.seed, 11));
   const vars = trainableVariables(net.full);
   const encoderVarNames = new Set(trainableVariables(net.encoder).map((v) => v.name));
+  const lrScales = vars.map((v) => (encoderVarNames.has(v.name) ? cfg.encoderLrScale : 1));
   const opt = new AdamW(vars, { weightDecay: cfg.weightDecay });
   const ema = cfg.ema.enabled ? new WeightEma(net.full, cfg.ema.decay) : null;
   let runningMean = prevalence.slice();
@@ -227,10 +228,9 @@ export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
             const res = await trainStep({
               net,
               vars,
-              encoderVarNames,
               opt,
               lr,
-              encoderLrScale: cfg.encoderLrScale,
+              lrScales,
               rng,
               augment: opts.augment,
               labelled: opts.labelled,
@@ -300,10 +300,10 @@ interface StepResult {
 async function trainStep(a: {
   net: ClassifierNet;
   vars: tf.Variable[];
-  encoderVarNames: Set<string>;
   opt: AdamW;
   lr: number;
-  encoderLrScale: number;
+  /** Per variable of `vars`: multiplies the learning rate (the encoder's encoderLrScale). */
+  lrScales: number[];
   rng: Rng;
   augment: { weak: AugmentFn; strong: AugmentFn };
   labelled: { images: ImageSet; labels: LabelMatrix };
@@ -396,16 +396,11 @@ async function trainStep(a: {
   }, a.vars);
   const total = (await value.data())[0] ?? Number.NaN;
   if (Number.isFinite(total)) {
-    const scaled = a.vars.map((v) => {
-      const g = grads[v.name];
-      if (!g) return undefined;
-      return a.encoderLrScale !== 1 && a.encoderVarNames.has(v.name) ? tf.mul(g, a.encoderLrScale) : g;
-    });
-    a.opt.apply(scaled, a.lr);
-    scaled.forEach((g, i) => {
-      const v = a.vars[i];
-      if (g && v && g !== grads[v.name]) g.dispose();
-    });
+    a.opt.apply(
+      a.vars.map((v) => grads[v.name]),
+      a.lr,
+      a.lrScales,
+    );
   }
   const supVal = supT ? ((await (supT as tf.Tensor).data())[0] ?? Number.NaN) : Number.NaN;
   const unsupVal = unsT ? ((await (unsT as tf.Tensor).data())[0] ?? 0) : 0;

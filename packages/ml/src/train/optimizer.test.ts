@@ -163,6 +163,47 @@ describe("AdamW fused update on wasm", () => {
     tf.dispose([...vars, ...noDecay]);
   });
 
+  it("scales each variable's learning rate (decay included) on the fused kernel and the ops", async () => {
+    const scales = [0.25, 0, 1, 0.5, 0.1];
+    const runs: { plain: Float32Array[]; scaled: Float32Array[] }[] = [];
+    for (const fused of [true, false]) {
+      setFusedAdamW(fused);
+      const plainVars = makeVars(initValues());
+      const scaledVars = makeVars(initValues());
+      const a = new AdamW(plainVars, OPTS);
+      const b = new AdamW(scaledVars, OPTS);
+      const gs = gradValues(2).map((g, k) => tf.tensor(g, SHAPES[k]));
+      a.apply(gs, 1e-2);
+      b.apply(gs, 1e-2, scales);
+      tf.dispose(gs);
+      runs.push({ plain: await read(plainVars), scaled: await read(scaledVars) });
+      a.dispose();
+      b.dispose();
+      tf.dispose([...plainVars, ...scaledVars]);
+    }
+    const init = initValues();
+    for (const { plain, scaled } of runs) {
+      SHAPES.forEach((_, k) => {
+        const x0 = init[k] ?? new Float32Array();
+        const p = plain[k] ?? new Float32Array();
+        const q = scaled[k] ?? new Float32Array();
+        const scale = scales[k] ?? 1;
+        if (scale === 0) expect(q).toEqual(x0);
+        if (scale === 1) expect(q).toEqual(p);
+        // The first step's moves are the unscaled ones times the scale (moments do not see the lr).
+        let moved = 0;
+        for (let i = 0; i < x0.length; i++) {
+          const dp = (p[i] ?? 0) - (x0[i] ?? 0);
+          const dq = (q[i] ?? 0) - (x0[i] ?? 0);
+          expect(Math.abs(dq - scale * dp)).toBeLessThanOrEqual(1e-6 * Math.abs(x0[i] ?? 0) + 1e-7);
+          if (dp !== 0) moved++;
+        }
+        expect(moved).toBeGreaterThan(0);
+      });
+    }
+    expect(runs[0]?.scaled).toEqual(runs[1]?.scaled);
+  });
+
   it("leaves the old values of a variable intact (new tensors, not written in place)", async () => {
     const vars = makeVars(initValues());
     const opt = new AdamW(vars, OPTS);

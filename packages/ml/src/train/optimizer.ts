@@ -44,8 +44,13 @@ export class AdamW {
     this.v = vars.map((x) => tf.tidy(() => tf.variable(tf.zerosLike(x), false)));
   }
 
-  /** grads[i] belongs to vars[i]; a missing gradient leaves that variable untouched. */
-  apply(grads: (tf.Tensor | undefined)[], lr: number): void {
+  /**
+   * grads[i] belongs to vars[i]; a missing gradient leaves that variable untouched. lrScales[i]
+   * (default 1) multiplies the learning rate of vars[i], weight decay included: the way to train a
+   * pretrained encoder slower than new heads (scaling its gradients instead would do nothing, since
+   * Adam divides the gradient's scale out).
+   */
+  apply(grads: (tf.Tensor | undefined)[], lr: number, lrScales?: readonly number[]): void {
     const b1 = this.opts.beta1 ?? 0.9;
     const b2 = this.opts.beta2 ?? 0.999;
     const eps = this.opts.eps ?? 1e-8;
@@ -60,9 +65,10 @@ export class AdamW {
         const m = this.m[i];
         const v = this.v[i];
         if (!g || !m || !v) return;
+        const lrI = lrScales && lrScales[i] !== undefined && lrScales[i] !== 1 ? lr * lrScales[i] : lr;
         if (fused && x.dtype === "float32" && g.dtype === "float32") {
           const attrs = {
-            lr,
+            lr: lrI,
             beta1: b1,
             beta2: b2,
             eps,
@@ -85,7 +91,7 @@ export class AdamW {
         let update = tf.div(tf.div(m2, c1), tf.add(tf.sqrt(tf.div(v2, c2)), eps));
         // Decoupled decay only on kernels (rank >= 2), not on biases or batch-norm parameters.
         if (wd > 0 && x.rank >= 2) update = tf.add(update, tf.mul(x, wd));
-        x.assign(tf.sub(x, tf.mul(update, lr)));
+        x.assign(tf.sub(x, tf.mul(update, lrI)));
       });
     });
   }
