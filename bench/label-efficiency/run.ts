@@ -43,6 +43,8 @@ const { values: args } = parseArgs({
     size: { type: "string" },
     seed: { type: "string", default: "0" },
     threshold: { type: "string", default: "0.95" },
+    /** Learning-rate multiplier of the pretrained encoder in the sslfm arm (heads: 1). */
+    "encoder-lr-scale": { type: "string", default: "1" },
     out: { type: "string", default: "bench/label-efficiency/results/results.jsonl" },
     /** Load the SimCLR encoder from here (waits until another process has saved it). */
     "encoder-dir": { type: "string" },
@@ -159,7 +161,11 @@ async function main() {
     const loaded = await loadEncoder(encDir);
     const extra = loaded.meta.extra as { sslSeconds?: number; sslSteps?: number } | undefined;
     sslSeconds = Number(extra?.sslSeconds ?? 0);
-    // The loaded encoder's own step count, not this run's --ssl-steps (which it did not use).
+    // The loaded encoder's own step count, not this run's --ssl-steps (which it did not use). An
+    // encoder saved without one needs --ssl-steps given (the flag's default once stood in for 300).
+    if (extra?.sslSteps === undefined && process.argv.every((a) => !a.startsWith("--ssl-steps"))) {
+      throw new Error(`${encDir} does not record its SimCLR steps: give --ssl-steps`);
+    }
     sslSteps = Number(extra?.sslSteps ?? sslSteps);
     pretrained = loaded.encoder;
   } else if (arms.includes("sslfm")) {
@@ -215,6 +221,7 @@ async function main() {
           warmupEpochs: 0.05,
           weightDecay: 5e-4,
           seedInit: arm !== "sslfm",
+          encoderLrScale: arm === "sslfm" ? Number(args["encoder-lr-scale"]) : 1,
           fixmatch: {
             enabled: arm !== "sup",
             mu,
@@ -252,6 +259,7 @@ async function main() {
         unsupervisedLoss: res.metrics.at(-1)?.unsupervisedLoss,
         trainSeconds: (performance.now() - tr) / 1000,
         sslSteps: arm === "sslfm" ? sslSteps : 0,
+        encoderLrScale: arm === "sslfm" ? Number(args["encoder-lr-scale"]) : 1,
         sslSeconds: arm === "sslfm" ? sslSeconds : 0,
         backend: backend.detail,
         host: `${cpus()[0]?.model ?? "?"} x${cpus().length}`,

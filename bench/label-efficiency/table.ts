@@ -3,7 +3,8 @@
  *   pnpm exec tsx bench/label-efficiency/table.ts bench/label-efficiency/results/pneumonia-s0-*.jsonl
  *
  * A cell with one seed shows AUROC [95% DeLong CI]; with several seeds, mean ± sample standard
- * deviation and each seed's AUROC. A FixMatch threshold other than 0.95 is its own column.
+ * deviation and each seed's AUROC. A FixMatch threshold other than 0.95, a mu other than 2 and an
+ * encoder learning-rate scale other than 1 each make their own column.
  * Lines without a `threshold` field (written before run.ts recorded it) count as 0.95.
  * Where the inputs hold SimCLR encoders of several lengths, each length is its own column.
  */
@@ -24,12 +25,15 @@ interface Row {
   seed: number;
   steps: number;
   threshold?: number | null;
+  mu?: number;
+  encoderLrScale?: number;
   encoder: { width: number };
   maskRate?: Record<string, number>;
   host?: string;
 }
 
 const DEFAULT_THRESHOLD = 0.95;
+const DEFAULT_MU = 2;
 const rows: Row[] = [];
 for (const f of process.argv.slice(2)) {
   const text = await readFile(f, "utf8").catch(() => {
@@ -51,6 +55,8 @@ const runKey = (r: Row) =>
     r.steps,
     r.encoder,
     r.sslSteps ?? 0,
+    r.mu ?? DEFAULT_MU,
+    r.encoderLrScale ?? 1,
   ]);
 const firstOf = new Map<string, Row>();
 const repeats: [Row, Row][] = [];
@@ -72,19 +78,27 @@ const armName: Record<string, string> = {
 const sslLengths = new Set(rows.filter((r) => r.arm === "sslfm").map((r) => r.sslSteps ?? 0));
 const columnOf = (r: Row): string => {
   if (r.arm === "sup") return "sup";
-  const arm = r.arm === "sslfm" && sslLengths.size > 1 ? `sslfm#${r.sslSteps ?? 0}` : r.arm;
+  const parts = [r.arm === "sslfm" && sslLengths.size > 1 ? `sslfm#${r.sslSteps ?? 0}` : r.arm];
   const t = r.threshold ?? DEFAULT_THRESHOLD;
-  return t === DEFAULT_THRESHOLD ? arm : `${arm}@${t}`;
+  if (t !== DEFAULT_THRESHOLD) parts.push(`@${t}`);
+  if ((r.mu ?? DEFAULT_MU) !== DEFAULT_MU) parts.push(`~${r.mu}`);
+  if ((r.encoderLrScale ?? 1) !== 1) parts.push(`^${r.encoderLrScale}`);
+  return parts.join("");
 };
 const columnTitle = (c: string): string => {
-  const [armKey = c, t] = c.split("@");
+  const armKey = c.split(/[@~^]/)[0] ?? c;
   const [arm = armKey, ssl] = armKey.split("#");
   const name = ssl ? `SimCLR (${ssl} steps) + FixMatch` : (armName[arm] ?? arm);
-  return t ? `${name}, threshold ${t}` : name;
+  const t = /@([\d.]+)/.exec(c)?.[1];
+  const mu = /~([\d.]+)/.exec(c)?.[1];
+  const lrScale = /\^([\d.]+)/.exec(c)?.[1];
+  return [name, t && `threshold ${t}`, mu && `mu ${mu}`, lrScale && `encoder lr x${lrScale}`]
+    .filter(Boolean)
+    .join(", ");
 };
 const order = ["sup", "fm", "sslfm"];
 const columns = [...new Set(rows.map(columnOf))].sort((a, b) => {
-  const armOf = (c: string) => c.split(/[@#]/)[0] ?? c;
+  const armOf = (c: string) => c.split(/[@#~^]/)[0] ?? c;
   const ia = order.indexOf(armOf(a));
   const ib = order.indexOf(armOf(b));
   return ia !== ib ? ia - ib : a.localeCompare(b, "en", { numeric: true });

@@ -57,6 +57,7 @@ const FLAGS = {
   mu: { type: "string" },
   "lambda-u": { type: "string" },
   encoder: { type: "string" },
+  "encoder-lr-scale": { type: "string" },
   temperature: { type: "string" },
   method: { type: "string" },
   stages: { type: "string" },
@@ -122,6 +123,7 @@ export async function resolveConfig(
   if (f["lambda-u"]) fixmatch.lambdaU = num(f["lambda-u"]);
   if (Object.keys(fixmatch).length > 0) fitSettings.fixmatch = fixmatch;
   if (f.encoder) (fit as Record<string, unknown>).encoder = f.encoder;
+  if (f["encoder-lr-scale"]) fitSettings.encoderLrScale = num(f["encoder-lr-scale"]);
   const raw: Record<string, unknown> = {
     ...base,
     command,
@@ -425,7 +427,7 @@ export const researchCommands: Command[] = [
   {
     name: "fit",
     summary: "fine-tune gate + finding heads: FixMatch (default) or --supervised",
-    usage: `fit ${common} [--labelled-fraction 0.05] [--encoder runs/<pretrain>] [--supervised] [--epochs 10] [--threshold 0.8] [--mu 2] [--resume]`,
+    usage: `fit ${common} [--labelled-fraction 0.05] [--encoder runs/<pretrain>] [--encoder-lr-scale 1] [--supervised] [--epochs 10] [--threshold 0.8] [--mu 2] [--resume]`,
     run: fitCmd,
   },
   {
