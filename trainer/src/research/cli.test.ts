@@ -65,13 +65,26 @@ describe("pnpm trainer", () => {
         "--batch-size",
         "4",
       ];
-      expect(await main([...fitArgs, "--steps-per-epoch", "2", "--threshold", "0.6", "--run-dir", fit])).toBe(
-        0,
-      );
+      expect(
+        await main([
+          ...fitArgs,
+          "--steps-per-epoch",
+          "2",
+          "--threshold",
+          "0.6",
+          "--encoder-lr-scale",
+          "0.3",
+          "--run-dir",
+          fit,
+        ]),
+      ).toBe(0);
       const config = JSON.parse(await readFile(join(fit, "config.json"), "utf8")) as {
         data: { labelledFraction: number };
+        fit: { settings: { encoderLrScale: number; fixmatch: { threshold: number } } };
       };
       expect(config.data.labelledFraction).toBe(0.5);
+      expect(config.fit.settings.encoderLrScale).toBe(0.3);
+      expect(config.fit.settings.fixmatch.threshold).toBe(0.6);
       expect((await readFile(join(fit, "git-revision"), "utf8")).trim().length).toBeGreaterThan(0);
       const metrics = (await readFile(join(fit, "metrics.jsonl"), "utf8")).trim().split("\n");
       expect(metrics).toHaveLength(2);
