@@ -33,7 +33,8 @@ const { values: args } = parseArgs({
     arms: { type: "string", default: "sup,fm,sslfm" },
     fractions: { type: "string", default: "0.01,0.05,0.1,1" },
     steps: { type: "string", default: "200" },
-    "ssl-steps": { type: "string", default: "200" },
+    /** SimCLR steps when this run pretrains (default 200). */
+    "ssl-steps": { type: "string" },
     "batch-size": { type: "string", default: "32" },
     mu: { type: "string", default: "2" },
     width: { type: "string", default: "16" },
@@ -55,9 +56,10 @@ const { values: args } = parseArgs({
 
 const seed = Number(args.seed);
 const steps = Number(args.steps);
-let sslSteps = Number(args["ssl-steps"]);
+let sslSteps = Number(args["ssl-steps"] ?? 200);
 const B = Number(args["batch-size"]);
 const mu = Number(args.mu);
+const encoderLrScale = Number(args["encoder-lr-scale"]);
 const width = Number(args.width);
 const blocks = (args.blocks ?? "1,1,1").split(",").map(Number);
 const arms = (args.arms ?? "").split(",").filter(Boolean);
@@ -162,8 +164,8 @@ async function main() {
     const extra = loaded.meta.extra as { sslSeconds?: number; sslSteps?: number } | undefined;
     sslSeconds = Number(extra?.sslSeconds ?? 0);
     // The loaded encoder's own step count, not this run's --ssl-steps (which it did not use). An
-    // encoder saved without one needs --ssl-steps given (the flag's default once stood in for 300).
-    if (extra?.sslSteps === undefined && process.argv.every((a) => !a.startsWith("--ssl-steps"))) {
+    // encoder saved without one needs --ssl-steps given (the default once stood in for 300).
+    if (extra?.sslSteps === undefined && args["ssl-steps"] === undefined) {
       throw new Error(`${encDir} does not record its SimCLR steps: give --ssl-steps`);
     }
     sslSteps = Number(extra?.sslSteps ?? sslSteps);
@@ -221,7 +223,7 @@ async function main() {
           warmupEpochs: 0.05,
           weightDecay: 5e-4,
           seedInit: arm !== "sslfm",
-          encoderLrScale: arm === "sslfm" ? Number(args["encoder-lr-scale"]) : 1,
+          encoderLrScale: arm === "sslfm" ? encoderLrScale : 1,
           fixmatch: {
             enabled: arm !== "sup",
             mu,
@@ -259,7 +261,7 @@ async function main() {
         unsupervisedLoss: res.metrics.at(-1)?.unsupervisedLoss,
         trainSeconds: (performance.now() - tr) / 1000,
         sslSteps: arm === "sslfm" ? sslSteps : 0,
-        encoderLrScale: arm === "sslfm" ? Number(args["encoder-lr-scale"]) : 1,
+        encoderLrScale: arm === "sslfm" ? encoderLrScale : 1,
         sslSeconds: arm === "sslfm" ? sslSeconds : 0,
         backend: backend.detail,
         host: `${cpus()[0]?.model ?? "?"} x${cpus().length}`,

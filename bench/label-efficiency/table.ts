@@ -76,26 +76,25 @@ const armName: Record<string, string> = {
 };
 // SimCLR lengths are named only where the inputs mix several.
 const sslLengths = new Set(rows.filter((r) => r.arm === "sslfm").map((r) => r.sslSteps ?? 0));
+// A column's key orders and groups the rows; its title is recorded when the key is made.
+const titles = new Map<string, string>();
 const columnOf = (r: Row): string => {
   if (r.arm === "sup") return "sup";
-  const parts = [r.arm === "sslfm" && sslLengths.size > 1 ? `sslfm#${r.sslSteps ?? 0}` : r.arm];
+  const ssl = r.arm === "sslfm" && sslLengths.size > 1 ? (r.sslSteps ?? 0) : null;
   const t = r.threshold ?? DEFAULT_THRESHOLD;
-  if (t !== DEFAULT_THRESHOLD) parts.push(`@${t}`);
-  if ((r.mu ?? DEFAULT_MU) !== DEFAULT_MU) parts.push(`~${r.mu}`);
-  if ((r.encoderLrScale ?? 1) !== 1) parts.push(`^${r.encoderLrScale}`);
-  return parts.join("");
+  const mu = r.mu ?? DEFAULT_MU;
+  const lrScale = r.encoderLrScale ?? 1;
+  const head: [string, string] =
+    ssl === null ? [r.arm, armName[r.arm] ?? r.arm] : [`sslfm#${ssl}`, `SimCLR (${ssl} steps) + FixMatch`];
+  const parts: [string, string][] = [head];
+  if (t !== DEFAULT_THRESHOLD) parts.push([`@${t}`, `threshold ${t}`]);
+  if (mu !== DEFAULT_MU) parts.push([`~${mu}`, `mu ${mu}`]);
+  if (lrScale !== 1) parts.push([`^${lrScale}`, `encoder lr x${lrScale}`]);
+  const key = parts.map(([k]) => k).join("");
+  titles.set(key, parts.map(([, title]) => title).join(", "));
+  return key;
 };
-const columnTitle = (c: string): string => {
-  const armKey = c.split(/[@~^]/)[0] ?? c;
-  const [arm = armKey, ssl] = armKey.split("#");
-  const name = ssl ? `SimCLR (${ssl} steps) + FixMatch` : (armName[arm] ?? arm);
-  const t = /@([\d.]+)/.exec(c)?.[1];
-  const mu = /~([\d.]+)/.exec(c)?.[1];
-  const lrScale = /\^([\d.]+)/.exec(c)?.[1];
-  return [name, t && `threshold ${t}`, mu && `mu ${mu}`, lrScale && `encoder lr x${lrScale}`]
-    .filter(Boolean)
-    .join(", ");
-};
+const columnTitle = (c: string): string => titles.get(c) ?? armName[c] ?? c;
 const order = ["sup", "fm", "sslfm"];
 const columns = [...new Set(rows.map(columnOf))].sort((a, b) => {
   const armOf = (c: string) => c.split(/[@#~^]/)[0] ?? c;

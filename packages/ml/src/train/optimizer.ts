@@ -65,7 +65,7 @@ export class AdamW {
         const m = this.m[i];
         const v = this.v[i];
         if (!g || !m || !v) return;
-        const lrI = lrScales && lrScales[i] !== undefined && lrScales[i] !== 1 ? lr * lrScales[i] : lr;
+        const lrI = lr * (lrScales?.[i] ?? 1);
         if (fused && x.dtype === "float32" && g.dtype === "float32") {
           const attrs = {
             lr: lrI,
