@@ -44,6 +44,8 @@ const { values: args } = parseArgs({
     size: { type: "string" },
     seed: { type: "string", default: "0" },
     threshold: { type: "string", default: "0.95" },
+    /** Pseudo-label weighting of the FixMatch arms: threshold (FixMatch) or softmatch (threshold unused). */
+    weighting: { type: "string", default: "threshold" },
     /** Learning-rate multiplier of the pretrained encoder in the sslfm arm (heads: 1). */
     "encoder-lr-scale": { type: "string", default: "1" },
     out: { type: "string", default: "bench/label-efficiency/results/results.jsonl" },
@@ -60,6 +62,9 @@ let sslSteps = Number(args["ssl-steps"] ?? 200);
 const B = Number(args["batch-size"]);
 const mu = Number(args.mu);
 const encoderLrScale = Number(args["encoder-lr-scale"]);
+const weighting = args.weighting === "softmatch" ? "softmatch" : "threshold";
+if (args.weighting !== weighting)
+  throw new Error(`--weighting: threshold or softmatch, not ${args.weighting}`);
 const width = Number(args.width);
 const blocks = (args.blocks ?? "1,1,1").split(",").map(Number);
 const arms = (args.arms ?? "").split(",").filter(Boolean);
@@ -228,6 +233,7 @@ async function main() {
             enabled: arm !== "sup",
             mu,
             threshold: Number(args.threshold),
+            weighting,
             distributionAlignment: true,
           },
           ema: { enabled: true, decay: 0.99 },
@@ -250,7 +256,8 @@ async function main() {
         steps,
         batchSize: B,
         mu,
-        threshold: arm === "sup" ? null : Number(args.threshold),
+        threshold: arm === "sup" || weighting === "softmatch" ? null : Number(args.threshold),
+        weighting: arm === "sup" ? null : weighting,
         encoder: encoderCfg,
         auroc: ci.auroc,
         aurocLower: ci.lower,

@@ -4,7 +4,7 @@
  *
  * A cell with one seed shows AUROC [95% DeLong CI]; with several seeds, mean ± sample standard
  * deviation and each seed's AUROC. A FixMatch threshold other than 0.95, a mu other than 2 and an
- * encoder learning-rate scale other than 1 each make their own column.
+ * encoder learning-rate scale other than 1 each make their own column, as does SoftMatch weighting.
  * Lines without a `threshold` field (written before run.ts recorded it) count as 0.95.
  * Where the inputs hold SimCLR encoders of several lengths, each length is its own column.
  */
@@ -25,6 +25,7 @@ interface Row {
   seed: number;
   steps: number;
   threshold?: number | null;
+  weighting?: string | null;
   mu?: number;
   encoderLrScale?: number;
   encoder: { width: number };
@@ -50,6 +51,7 @@ const runKey = (r: Row) =>
     r.dataset,
     r.arm,
     r.threshold ?? null,
+    r.weighting ?? null,
     r.fraction,
     r.seed,
     r.steps,
@@ -87,7 +89,8 @@ const columnOf = (r: Row): string => {
   const head: [string, string] =
     ssl === null ? [r.arm, armName[r.arm] ?? r.arm] : [`sslfm#${ssl}`, `SimCLR (${ssl} steps) + FixMatch`];
   const parts: [string, string][] = [head];
-  if (t !== DEFAULT_THRESHOLD) parts.push([`@${t}`, `threshold ${t}`]);
+  if (r.weighting === "softmatch") parts.push(["@soft", "SoftMatch weighting"]);
+  else if (t !== DEFAULT_THRESHOLD) parts.push([`@${t}`, `threshold ${t}`]);
   if (mu !== DEFAULT_MU) parts.push([`~${mu}`, `mu ${mu}`]);
   if (lrScale !== 1) parts.push([`^${lrScale}`, `encoder lr x${lrScale}`]);
   const key = parts.map(([k]) => k).join("");

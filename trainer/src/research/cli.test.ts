@@ -149,4 +149,33 @@ describe("pnpm trainer", () => {
       err.mockRestore();
     }
   }, 600_000);
+
+  it("fit --weighting softmatch trains with SoftMatch weights and records them; an unknown weighting is refused", async () => {
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      const data = join(dir, "data");
+      const common = ["--data", data, "--size", String(size), "--width", "8", "--blocks", "1,1"];
+      const fit = join(dir, "fit-soft");
+      const args = ["fit", ...common, "--labelled-fraction", "0.5", "--epochs", "1", "--batch-size", "4"];
+      expect(await main([...args, "--weighting", "softmatch", "--run-dir", fit])).toBe(0);
+      const config = JSON.parse(await readFile(join(fit, "config.json"), "utf8")) as {
+        fit: { settings: { fixmatch: { weighting: string } } };
+      };
+      expect(config.fit.settings.fixmatch.weighting).toBe("softmatch");
+      const ck = await loadCheckpoint(join(fit, "checkpoints", "last.ckpt"));
+      const stats = ck.meta.confStats as { mean: number[]; variance: number[] };
+      // One running mean and variance per head of the model, carried for an exact resume.
+      expect(stats.mean.length).toBeGreaterThan(0);
+      expect(stats.variance).toHaveLength(stats.mean.length);
+      for (const m of stats.mean) expect(m >= 0.5 && m <= 1).toBe(true);
+      for (const v of stats.variance) expect(v).toBeGreaterThanOrEqual(0);
+      await expect(main([...args, "--weighting", "soft", "--run-dir", join(dir, "fit-bad")])).rejects.toThrow(
+        /invalid config: fit.settings.fixmatch.weighting/,
+      );
+    } finally {
+      spy.mockRestore();
+      err.mockRestore();
+    }
+  }, 600_000);
 });

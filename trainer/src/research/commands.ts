@@ -54,6 +54,7 @@ const FLAGS = {
   lr: { type: "string" },
   supervised: { type: "boolean" },
   threshold: { type: "string" },
+  weighting: { type: "string" },
   mu: { type: "string" },
   "lambda-u": { type: "string" },
   encoder: { type: "string" },
@@ -119,6 +120,7 @@ export async function resolveConfig(
   if (f.stages) (ssl as Record<string, unknown>).stages = JSON.parse(f.stages);
   if (f.supervised) fixmatch.enabled = false;
   if (f.threshold) fixmatch.threshold = num(f.threshold);
+  if (f.weighting) fixmatch.weighting = f.weighting;
   if (f.mu) fixmatch.mu = num(f.mu);
   if (f["lambda-u"]) fixmatch.lambdaU = num(f["lambda-u"]);
   if (Object.keys(fixmatch).length > 0) fitSettings.fixmatch = fixmatch;
@@ -427,7 +429,7 @@ export const researchCommands: Command[] = [
   {
     name: "fit",
     summary: "fine-tune gate + finding heads: FixMatch (default) or --supervised",
-    usage: `fit ${common} [--labelled-fraction 0.05] [--encoder runs/<pretrain>] [--encoder-lr-scale 1] [--supervised] [--epochs 10] [--threshold 0.8] [--mu 2] [--resume]`,
+    usage: `fit ${common} [--labelled-fraction 0.05] [--encoder runs/<pretrain>] [--encoder-lr-scale 1] [--supervised] [--epochs 10] [--threshold 0.8] [--weighting threshold|softmatch] [--mu 2] [--resume]`,
     run: fitCmd,
   },
   {

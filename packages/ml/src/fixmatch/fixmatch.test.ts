@@ -9,7 +9,7 @@ import { labelMatrixFromColumns, squaresDataset } from "../data/synthetic.js";
 import { loadClassifier, saveClassifier } from "../io/model-io.js";
 import { buildClassifier } from "../models/resnet.js";
 import { gatedPrediction, predictImages } from "./predict.js";
-import { alignBinary, fitClassifier } from "./trainer.js";
+import { alignBinary, fitClassifier, softmatchWeight, updateConfidenceStats } from "./trainer.js";
 
 const schema = { gate: { key: "abnormal", name: "Abnormal" }, findings: [{ key: "square", name: "Square" }] };
 const encoder = { inputSize: 16, width: 8, blocks: [1, 1] };
@@ -28,6 +28,33 @@ describe("distribution alignment", () => {
     expect(alignBinary(0.7, 0.2, 0.2)).toBeCloseTo(0.7, 6);
     expect(alignBinary(0.7, 0.1, 0.4)).toBeLessThan(0.7);
     expect(alignBinary(0.3, 0.4, 0.1)).toBeGreaterThan(0.3);
+  });
+});
+
+describe("SoftMatch weighting", () => {
+  it("starts from the first batch's mean and unbiased variance, then moves by the momentum", () => {
+    // Two heads, three images (row-major [n, heads]).
+    const first = updateConfidenceStats(null, [0.6, 0.9, 0.8, 0.9, 1.0, 0.9], 3, 2, 0.99);
+    expect(first?.mean[0]).toBeCloseTo(0.8, 12);
+    expect(first?.variance[0]).toBeCloseTo(0.04, 12); // ((0.2^2 + 0 + 0.2^2) / 2)
+    expect(first?.mean[1]).toBeCloseTo(0.9, 12);
+    expect(first?.variance[1]).toBeCloseTo(0, 12);
+    const next = updateConfidenceStats(first, [0.5, 0.5, 0.7, 0.5], 2, 2, 0.9);
+    expect(next?.mean[0]).toBeCloseTo(0.9 * 0.8 + 0.1 * 0.6, 12);
+    expect(next?.variance[0]).toBeCloseTo(0.9 * 0.04 + 0.1 * 0.02, 12);
+    expect(next?.mean[1]).toBeCloseTo(0.9 * 0.9 + 0.1 * 0.5, 12);
+    expect(updateConfidenceStats(first, [], 0, 2, 0.9)).toBe(first);
+  });
+
+  it("weighs 1 from the running mean up and a Gaussian below it", () => {
+    // mean 0.8, SD 0.1, width SD / 2 = 0.05: one width below -> exp(-1/2), two -> exp(-2).
+    expect(softmatchWeight(0.8, 0.8, 0.01, 2)).toBe(1);
+    expect(softmatchWeight(0.95, 0.8, 0.01, 2)).toBe(1);
+    expect(softmatchWeight(0.75, 0.8, 0.01, 2)).toBeCloseTo(Math.exp(-0.5), 12);
+    expect(softmatchWeight(0.7, 0.8, 0.01, 2)).toBeCloseTo(Math.exp(-2), 12);
+    expect(softmatchWeight(0.7, 0.8, 0.01, 1)).toBeCloseTo(Math.exp(-0.5), 12);
+    // A zero variance is a step at the mean, not a NaN.
+    expect(softmatchWeight(0.79, 0.8, 0, 2)).toBe(0);
   });
 });
 
@@ -92,6 +119,42 @@ describe("FixMatch trainer", () => {
     expect(p.embeddingSize).toBe(16);
     expect([...p.probs].every((v) => v >= 0 && v <= 1)).toBe(true);
     net.full.dispose();
+  }, 600_000);
+
+  it("softmatch weighting gives soft pseudo-label weights (mean weight per head) and leaks no tensors", async () => {
+    const fit = async (weighting: "threshold" | "softmatch") => {
+      const net = buildClassifier({ encoder, schema });
+      const res = await fitClassifier({
+        config: {
+          seed: 5,
+          epochs: 1,
+          batchSize: 8,
+          stepsPerEpoch: 3,
+          lr: 3e-3,
+          fixmatch: { enabled: true, mu: 2, threshold: 0.95, weighting },
+        },
+        net,
+        labelled: { images: data.images, labels },
+        unlabelled: unl.images,
+        augment,
+      });
+      net.full.dispose();
+      return res.metrics[0]!;
+    };
+    await fit("softmatch"); // warm-up: lazily created kernels are not a leak
+    const before = tf.memory().numTensors;
+    const soft = await fit("softmatch");
+    expect(tf.memory().numTensors).toBe(before);
+    const hard = await fit("threshold");
+    expect(Number.isFinite(soft.unsupervisedLoss)).toBe(true);
+    for (const k of ["abnormal", "square"]) {
+      const w = soft.maskRate[k] ?? 0;
+      // Everything at or above the running mean weighs 1 and the rest weighs more than 0.
+      expect(w).toBeGreaterThan(0.3);
+      expect(w).toBeLessThan(1);
+      // An untrained head is rarely 95% sure: the hard threshold keeps less than SoftMatch weighs.
+      expect(hard.maskRate[k] ?? 0).toBeLessThan(w);
+    }
   }, 600_000);
 
   it("encoderLrScale 0 keeps a pretrained encoder's weights while the heads train", async () => {

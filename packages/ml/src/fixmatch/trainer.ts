@@ -44,6 +44,20 @@ export const fitConfigSchema = z
         /** Align the mean pseudo-label probability of each head to its labelled prevalence. */
         distributionAlignment: z.boolean().default(true),
         daMomentum: z.number().min(0).max(1).default(0.99),
+        /**
+         * How an unlabelled prediction weighs in the unsupervised loss. "threshold" (FixMatch): 1 at
+         * or above the head's threshold, else 0. "softmatch" (SoftMatch, Chen et al. 2023): 1 at or
+         * above the running mean confidence of the head, below it a Gaussian in the distance to
+         * that mean (width: the running standard deviation / softmatchSigmas); `threshold` is unused.
+         */
+        weighting: z.enum(["threshold", "softmatch"]).default("threshold"),
+        /**
+         * Momentum of the running mean and variance of the confidence (softmatch). SoftMatch used
+         * 0.999 over a million steps; these runs are thousands of steps long.
+         */
+        softmatchMomentum: z.number().min(0).max(1).default(0.99),
+        /** The Gaussian's width in running standard deviations is 1 / this (softmatch). */
+        softmatchSigmas: z.number().positive().default(2),
       })
       .strict()
       .default({
@@ -53,6 +67,9 @@ export const fitConfigSchema = z
         lambdaU: 1,
         distributionAlignment: true,
         daMomentum: 0.99,
+        weighting: "threshold",
+        softmatchMomentum: 0.99,
+        softmatchSigmas: 2,
       }),
     ema: z
       .object({ enabled: z.boolean().default(true), decay: z.number().min(0).max(1).default(0.99) })
@@ -76,7 +93,10 @@ export interface FitEpochMetrics {
   lr: number;
   supervisedLoss: number;
   unsupervisedLoss: number;
-  /** Fraction of unlabelled predictions above threshold, per head key. */
+  /**
+   * Per head key: the fraction of unlabelled predictions at or above the threshold, or with
+   * softmatch weighting the mean weight of an unlabelled prediction.
+   */
   maskRate: Record<string, number>;
   /** Distribution-alignment running mean of unlabelled predictions, per head. */
   unlabelledMean: Record<string, number>;
@@ -123,6 +143,49 @@ export function alignBinary(p: number, target: number, runningMean: number): num
   const a = (p * t) / m;
   const b = ((1 - p) * (1 - t)) / (1 - m);
   return a / (a + b);
+}
+
+/** Running mean and variance of the pseudo-label confidence, per head (softmatch weighting). */
+export interface ConfidenceStats {
+  mean: number[];
+  variance: number[];
+}
+
+/**
+ * One EMA update of the per-head confidence statistics from a batch of confidences (row-major
+ * [n, heads]); the batch variance is the unbiased one, as in SoftMatch. `stats` null (the first
+ * batch) takes the batch's own statistics: SoftMatch starts from mean 1/C and variance 1, which a
+ * run of a few thousand steps would not forget at its momentum of 0.999.
+ */
+export function updateConfidenceStats(
+  stats: ConfidenceStats | null,
+  conf: ArrayLike<number>,
+  n: number,
+  heads: number,
+  momentum: number,
+): ConfidenceStats | null {
+  const K = heads;
+  if (n === 0) return stats;
+  const mean = new Array<number>(K).fill(0);
+  const variance = new Array<number>(K).fill(0);
+  for (let k = 0; k < K; k++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += conf[i * K + k] ?? 0;
+    const m = s / n;
+    let ss = 0;
+    for (let i = 0; i < n; i++) ss += ((conf[i * K + k] ?? 0) - m) ** 2;
+    const v = n > 1 ? ss / (n - 1) : 0;
+    mean[k] = stats ? momentum * (stats.mean[k] ?? m) + (1 - momentum) * m : m;
+    variance[k] = stats ? momentum * (stats.variance[k] ?? v) + (1 - momentum) * v : v;
+  }
+  return { mean, variance };
+}
+
+/** SoftMatch's weight of a pseudo-label of confidence `conf`: 1 from the running mean up. */
+export function softmatchWeight(conf: number, mean: number, variance: number, sigmas: number): number {
+  if (conf >= mean) return 1;
+  const v = Math.max(variance, 1e-12) / (sigmas * sigmas);
+  return Math.exp(-((conf - mean) ** 2) / (2 * v));
 }
 
 function indexStream(n: number, needed: number, rng: Rng): number[] {
@@ -181,6 +244,7 @@ export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
   const opt = new AdamW(vars, { weightDecay: cfg.weightDecay });
   const ema = cfg.ema.enabled ? new WeightEma(net.full, cfg.ema.decay) : null;
   let runningMean = prevalence.slice();
+  let confStats: ConfidenceStats | null = null;
   let epoch = 0;
   const loop = new TrainLoop({
     runDir: opts.runDir,
@@ -205,11 +269,12 @@ export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
     if (meta) {
       epoch = meta.epoch as number;
       runningMean = meta.runningMean as number[];
+      confStats = (meta.confStats as ConfidenceStats | undefined) ?? null;
     }
     metrics = await loop.run<FitEpochMetrics>({
       hasNext: () => epoch < cfg.epochs,
       onEpoch: opts.onEpoch,
-      meta: () => ({ kind: "fit", epoch, runningMean, config: cfg }),
+      meta: () => ({ kind: "fit", epoch, runningMean, confStats, config: cfg }),
       runEpoch: async () => {
         const t0 = performance.now();
         const rng = createRng(mixSeed(cfg.seed, 200, epoch));
@@ -242,6 +307,14 @@ export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
               da: cfg.fixmatch.distributionAlignment
                 ? { target: prevalence, runningMean, momentum: cfg.fixmatch.daMomentum }
                 : null,
+              weighting:
+                cfg.fixmatch.weighting === "softmatch"
+                  ? {
+                      stats: confStats,
+                      momentum: cfg.fixmatch.softmatchMomentum,
+                      sigmas: cfg.fixmatch.softmatchSigmas,
+                    }
+                  : null,
               dropoutSeed: mixSeed(cfg.seed, 300, globalStep),
             });
             return { ...res, loss: res.total };
@@ -249,6 +322,7 @@ export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
           onFinite: (res) => {
             ema?.update();
             if (res.runningMean) runningMean = res.runningMean;
+            if (res.confStats) confStats = res.confStats;
             supSum += res.supervised;
             unsupSum += res.unsupervised;
             res.maskRate.forEach((m, k) => {
@@ -295,6 +369,7 @@ interface StepResult {
   unsupervised: number;
   maskRate: number[];
   runningMean: number[] | null;
+  confStats: ConfidenceStats | null;
 }
 
 async function trainStep(a: {
@@ -313,6 +388,8 @@ async function trainStep(a: {
   thresholds: number[];
   lambdaU: number;
   da: { target: number[]; runningMean: number[]; momentum: number } | null;
+  /** SoftMatch weighting instead of the hard threshold. */
+  weighting: { stats: ConfidenceStats | null; momentum: number; sigmas: number } | null;
   dropoutSeed: number;
 }): Promise<StepResult> {
   const { net } = a;
@@ -338,6 +415,7 @@ async function trainStep(a: {
   let pmask: tf.Tensor2D | null = null;
   const maskRate = new Array<number>(K).fill(0);
   let runningMean: number[] | null = null;
+  let confStats: ConfidenceStats | null = null;
   const nU = a.unlabelled ? a.uBatch.length : 0;
   if (a.unlabelled && nU > 0) {
     const u = imageBatch(a.unlabelled, a.uBatch);
@@ -364,15 +442,23 @@ async function trainStep(a: {
     }
     const yh = new Float32Array(nU * K);
     const mk = new Float32Array(nU * K);
+    const conf = new Float32Array(nU * K);
+    for (let i = 0; i < q.length; i++) {
+      const v = q[i] ?? 0.5;
+      yh[i] = v >= 0.5 ? 1 : 0;
+      conf[i] = Math.max(v, 1 - v);
+    }
+    if (a.weighting) confStats = updateConfidenceStats(a.weighting.stats, conf, nU, K, a.weighting.momentum);
     for (let i = 0; i < nU; i++)
       for (let k = 0; k < K; k++) {
-        const v = q[i * K + k] ?? 0.5;
-        yh[i * K + k] = v >= 0.5 ? 1 : 0;
-        const conf = Math.max(v, 1 - v);
-        if (conf >= (a.thresholds[k] ?? DEFAULT_FIXMATCH_THRESHOLD)) {
-          mk[i * K + k] = 1;
-          maskRate[k] = (maskRate[k] ?? 0) + 1 / nU;
-        }
+        const c = conf[i * K + k] ?? 0.5;
+        const w = confStats
+          ? softmatchWeight(c, confStats.mean[k] ?? 0.5, confStats.variance[k] ?? 1, a.weighting?.sigmas ?? 2)
+          : c >= (a.thresholds[k] ?? DEFAULT_FIXMATCH_THRESHOLD)
+            ? 1
+            : 0;
+        mk[i * K + k] = w;
+        maskRate[k] = (maskRate[k] ?? 0) + w / nU;
       }
     pseudo = tf.tensor2d(yh, [nU, K]);
     pmask = tf.tensor2d(mk, [nU, K]);
@@ -410,5 +496,5 @@ async function trainStep(a: {
   if (strong) strong.dispose();
   if (pseudo) pseudo.dispose();
   if (pmask) pmask.dispose();
-  return { total, supervised: supVal, unsupervised: unsupVal, maskRate, runningMean };
+  return { total, supervised: supVal, unsupervised: unsupVal, maskRate, runningMean, confStats };
 }

@@ -147,34 +147,40 @@ describe("NaN guard", () => {
 });
 
 describe("FixMatch exact resume", () => {
-  it("2 epochs straight equal 1 + resume + 1 (weights, EMA and alignment state)", async () => {
-    const run = async (runDir: string, maxEpochs?: number, resume?: boolean) => {
-      const net = buildClassifier({ encoder: encCfg, schema });
-      const res = await fitClassifier({
-        config: fitCfg,
-        net,
-        labelled: { images: data.images, labels },
-        unlabelled: unl.images,
-        augment,
-        runDir,
-        ...(maxEpochs !== undefined ? { maxEpochs } : {}),
-        ...(resume ? { resume } : {}),
-      });
-      const w = net.full.getWeights().map((t) => Array.from(t.dataSync()));
-      net.full.dispose();
-      return { res, w };
-    };
-    const a = await run(join(dir, "fa"));
-    expect(a.res.finished).toBe(true);
-    const b1 = await run(join(dir, "fb"), 1);
-    expect(b1.res.finished).toBe(false);
-    const b2 = await run(join(dir, "fb"), undefined, true);
-    expect(b2.res.epochsRun).toBe(1);
-    expect(b2.res.finished).toBe(true);
-    expect(b2.w).toEqual(a.w);
-    expect(b2.res.metrics[0]?.unlabelledMean).toEqual(a.res.metrics[1]?.unlabelledMean);
-    expect(b2.res.metrics[0]?.step).toBe(4);
-    // Not vacuous: the weights after one epoch differ from the final ones.
-    expect(b1.w).not.toEqual(a.w);
-  }, 600_000);
+  // SoftMatch weighting adds running confidence statistics to the checkpoint.
+  it.each(["threshold", "softmatch"] as const)(
+    "2 epochs straight equal 1 + resume + 1 (weights, EMA and alignment state; %s weighting)",
+    async (weighting) => {
+      const run = async (runDir: string, maxEpochs?: number, resume?: boolean) => {
+        const net = buildClassifier({ encoder: encCfg, schema });
+        const res = await fitClassifier({
+          config: { ...fitCfg, fixmatch: { ...fitCfg.fixmatch, weighting } },
+          net,
+          labelled: { images: data.images, labels },
+          unlabelled: unl.images,
+          augment,
+          runDir,
+          ...(maxEpochs !== undefined ? { maxEpochs } : {}),
+          ...(resume ? { resume } : {}),
+        });
+        const w = net.full.getWeights().map((t) => Array.from(t.dataSync()));
+        net.full.dispose();
+        return { res, w };
+      };
+      const a = await run(join(dir, `fa-${weighting}`));
+      expect(a.res.finished).toBe(true);
+      const b1 = await run(join(dir, `fb-${weighting}`), 1);
+      expect(b1.res.finished).toBe(false);
+      const b2 = await run(join(dir, `fb-${weighting}`), undefined, true);
+      expect(b2.res.epochsRun).toBe(1);
+      expect(b2.res.finished).toBe(true);
+      expect(b2.w).toEqual(a.w);
+      expect(b2.res.metrics[0]?.unlabelledMean).toEqual(a.res.metrics[1]?.unlabelledMean);
+      expect(b2.res.metrics[0]?.maskRate).toEqual(a.res.metrics[1]?.maskRate);
+      expect(b2.res.metrics[0]?.step).toBe(4);
+      // Not vacuous: the weights after one epoch differ from the final ones.
+      expect(b1.w).not.toEqual(a.w);
+    },
+    600_000,
+  );
 });
