@@ -7,14 +7,17 @@
  * Both engines score the same decoded knee radiographs (val split of knee-oa-128, resized with sharp)
  * with probabilities + embeddings (as the worker asks), batch 64. TF.js runs twice: the fused
  * inference plan that predictImages uses (batch norm folded, ReLU fused) and the tfjs-layers model
- * (`engine: "layers"`, the path before the plan). The repetitions alternate fused / layers / onnx
- * inside ONE process so all see the same machine load; the median repetition is reported. Output:
+ * (`engine: "layers"`, the path before the plan), and the plan once more with the project's 3x3
+ * convolution loop switched off (XNNPACK for every convolution, the plan before that loop). The
+ * repetitions alternate fused / fused without the loop / layers / onnx inside ONE process so all see
+ * the same machine load; the median repetition is reported. Output:
  * one JSON line per size on stdout (and a table on stderr).
  */
 import { readFile } from "node:fs/promises";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { setConv3x3Simd } from "../../packages/ml/src/backend/conv3x3-simd.js";
 import { initBackend } from "../../packages/ml/src/backend/index.js";
 import { parseCsv } from "../../packages/ml/src/data/csv.js";
 import { decodeGrey } from "../../packages/ml/src/data/folder.js";
@@ -99,6 +102,7 @@ async function main(): Promise<void> {
     await predictImages(net, warm, { batchSize: batch, embeddings: true });
     await predictImagesOnnx(ort, session, warm, net.headKeys, { batchSize: batch, embeddings: true });
     const tfRates: number[] = [];
+    const xnnRates: number[] = [];
     const layersRates: number[] = [];
     const ortRates: number[] = [];
     let maxDiff = 0;
@@ -106,6 +110,11 @@ async function main(): Promise<void> {
       let t = performance.now();
       const a = await predictImages(net, images, { batchSize: batch, embeddings: true });
       tfRates.push(images.count / ((performance.now() - t) / 1000));
+      setConv3x3Simd(false);
+      t = performance.now();
+      await predictImages(net, images, { batchSize: batch, embeddings: true });
+      xnnRates.push(images.count / ((performance.now() - t) / 1000));
+      setConv3x3Simd(true);
       t = performance.now();
       await predictImages(net, images, { batchSize: batch, embeddings: true, engine: "layers" });
       layersRates.push(images.count / ((performance.now() - t) / 1000));
@@ -119,6 +128,7 @@ async function main(): Promise<void> {
         maxDiff = Math.max(maxDiff, Math.abs((a.probs[i] ?? 0) - (b.probs[i] ?? 0)));
     }
     const tf = median(tfRates);
+    const xnn = median(xnnRates);
     const layers = median(layersRates);
     const on = median(ortRates);
     const row = {
@@ -133,10 +143,12 @@ async function main(): Promise<void> {
         onnxBytes: onnx.length,
       },
       tfjsWasmImagesPerSec: Number(tf.toFixed(1)),
+      tfjsWasmXnnpackOnlyImagesPerSec: Number(xnn.toFixed(1)),
       tfjsLayersImagesPerSec: Number(layers.toFixed(1)),
       onnxImagesPerSec: Number(on.toFixed(1)),
       ratio: Number((on / tf).toFixed(2)),
       tfjsRuns: tfRates.map((x) => Number(x.toFixed(1))),
+      tfjsXnnpackOnlyRuns: xnnRates.map((x) => Number(x.toFixed(1))),
       tfjsLayersRuns: layersRates.map((x) => Number(x.toFixed(1))),
       onnxRuns: ortRates.map((x) => Number(x.toFixed(1))),
       maxAbsProbDiff: maxDiff,
@@ -146,7 +158,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`${JSON.stringify(row)}\n`);
     process.stderr.write(
-      `${size}px: tfjs-wasm fused ${tf.toFixed(1)} img/s (layers model ${layers.toFixed(1)}), onnxruntime ${on.toFixed(1)} img/s, ratio ${(on / tf).toFixed(2)}x, max |dp| ${maxDiff.toExponential(1)}\n`,
+      `${size}px: tfjs-wasm fused ${tf.toFixed(1)} img/s (without the 3x3 loop ${xnn.toFixed(1)}, layers model ${layers.toFixed(1)}), onnxruntime ${on.toFixed(1)} img/s, wasm / onnx ${(tf / on).toFixed(2)} (without the loop ${(xnn / on).toFixed(2)}), max |dp| ${maxDiff.toExponential(1)}\n`,
     );
     await session.release();
     net.full.dispose();

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
+import v8 from "node:v8";
 // tfjs-core alone registers no gradients (its ESM register_all_gradients cannot load under Node);
 // the union package's Node bundle registers all of them against the same tfjs-core.
 import "@tensorflow/tfjs";
@@ -11,6 +12,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { readMlEnv } from "../env";
 import { setFastBatchNormTraining } from "./batch-norm";
 import { setPlainConvForLinearLayers } from "./conv-layer";
+import { enableRelaxedSimd } from "./conv3x3-simd";
 import { registerWasmTrainingKernels } from "./wasm-kernels";
 import { enableWasmThreadsInNode, unrefWasmWorkers, withLogicalCoresForWasm } from "./wasm-threads";
 
@@ -40,6 +42,8 @@ const NATIVE_PACKAGE: Record<"tensorflow-gpu" | "tensorflow", string> = {
 
 let chosen: Promise<BackendInfo> | null = null;
 let threadNote: string | null = null;
+/** Whether the wasm engine compiles relaxed SIMD (the 3x3 inference loop's fused multiply-add). */
+let relaxedSimd = false;
 
 /**
  * Chooses and activates the TF.js backend once per process. Later calls return the first
@@ -114,6 +118,7 @@ async function tryActivate(
       setThreadsCount(threads);
       threadNote = threads > 1 ? enableWasmThreadsInNode() : "1 thread requested";
       registerWasmTrainingKernels();
+      relaxedSimd = enableRelaxedSimd((flags) => v8.setFlagsFromString(flags));
       // A threaded start waits for Emscripten's worker pool; say so if that takes long.
       const watchdog =
         threads > 1
@@ -162,7 +167,7 @@ function describe(name: BackendName, skipped: string[]): string {
   const parts: string[] = [];
   if (name === "wasm") {
     const simd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT");
-    parts.push(`simd=${simd}`, `threads=${getThreadsCount()}`);
+    parts.push(`simd=${simd}`, `relaxed-simd=${relaxedSimd}`, `threads=${getThreadsCount()}`);
     if (threadNote !== null) parts.push(`single-threaded: ${threadNote}`);
   }
   if (skipped.length > 0) parts.push(`skipped ${skipped.join("; ")}`);

@@ -1,9 +1,11 @@
 /**
  * Child process of threads.test.ts: starts the wasm backend with the thread count of
- * XRAY_TF_THREADS, prints the start-up detail and a conv2d result, and returns WITHOUT calling
- * process.exit (the test checks that the pool's workers do not keep it alive).
+ * XRAY_TF_THREADS, prints the start-up detail, a conv2d result and how far the project's 3x3 loop
+ * (with its helper threads when threaded) is from tf.conv2d, and returns WITHOUT calling
+ * process.exit (the test checks that neither pool's workers keep it alive).
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { conv3x3HelperThreads, conv3x3Simd, packConv3x3Filter } from "./conv3x3-simd";
 import { initBackend } from "./index";
 
 const info = await initBackend({ prefer: "wasm", log: () => {} });
@@ -16,4 +18,17 @@ const w = tf.tensor4d(
   [3, 3, 3, 8],
 );
 const y = tf.conv2d(x, w, 1, "same");
-process.stdout.write(`${JSON.stringify({ detail: info.detail, values: Array.from(y.dataSync()) })}\n`);
+// The loop on an 8-wide map (stride 1: 2 x 9 output rows; stride 2: 2 x 5), 3 -> 8 channels.
+const x8 = tf.slice(x, [0, 0, 0, 0], [2, 9, 8, 3]);
+const packed = tf.tensor1d(packConv3x3Filter(w.dataSync() as Float32Array, 3, 8));
+const bias = tf.zeros([8]) as tf.Tensor1D;
+let loopError = 0;
+for (const stride of [1, 2]) {
+  const got = conv3x3Simd(x8, packed, bias, false, stride).dataSync();
+  const want = tf.conv2d(x8, w, stride, "same").dataSync();
+  for (let i = 0; i < want.length; i++)
+    loopError = Math.max(loopError, Math.abs((got[i] ?? 0) - (want[i] ?? 0)));
+}
+process.stdout.write(
+  `${JSON.stringify({ detail: info.detail, values: Array.from(y.dataSync()), loopError, helpers: conv3x3HelperThreads() })}\n`,
+);

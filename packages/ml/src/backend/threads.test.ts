@@ -7,7 +7,23 @@ import { relativeError } from "./conv-reference";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../../../..");
 
-function run(threads: string): { detail: string; values: number[] } {
+interface Result {
+  detail: string;
+  values: number[];
+  loopError: number;
+  helpers: number;
+}
+// One child per thread count, shared by the tests (each start costs seconds).
+const results = new Map<string, Result>();
+function run(threads: string): Result {
+  const cached = results.get(threads);
+  if (cached) return cached;
+  const r = start(threads);
+  results.set(threads, r);
+  return r;
+}
+
+function start(threads: string): Result {
   const out = spawnSync(path.join(root, "node_modules/.bin/tsx"), [path.join(here, "threads-fixture.ts")], {
     env: { ...process.env, XRAY_TF_THREADS: threads },
     encoding: "utf8",
@@ -28,5 +44,14 @@ describe("threaded wasm under Node", () => {
     expect(two.detail).toContain("threads=2");
     expect(two.values.length).toBe(2 * 9 * 9 * 8);
     expect(relativeError(two.values, one.values)).toBeLessThan(1e-6);
+  });
+
+  it("splits the 3x3 loop's rows with a helper thread when threaded, with the results of tf.conv2d", () => {
+    const one = run("1");
+    const two = run("2");
+    expect(one.helpers).toBe(0);
+    expect(two.helpers).toBe(1);
+    expect(one.loopError).toBeLessThan(1e-5);
+    expect(two.loopError).toBeLessThan(1e-5);
   });
 });

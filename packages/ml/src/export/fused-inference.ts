@@ -10,11 +10,15 @@
  * (training=false) up to float rounding; fused-inference.test.ts checks it on non-trivial
  * batch-norm statistics.
  *
+ * On wasm, 3x3 "same" convolutions of stride 1 or 2 (most of the encoder's arithmetic) run as the project's
+ * SIMD loop (backend/conv3x3-simd.ts) where it applies; everything else as TF.js kernels.
+ *
  * Supported layers: those of buildClassifier: InputLayer, Conv2D (+ BatchNormalization, + ReLU),
  * ReLU, Add, MaxPooling2D, GlobalAveragePooling2D, Dropout (identity), Dense (linear). Anything
  * else throws, naming the layer.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { conv3x3Applies, conv3x3Simd, packConv3x3Filter } from "../backend/conv3x3-simd.js";
 import { type ClassifierNet, EMBEDDING_LAYER, FEATURES_LAYER, HEADS_LAYER } from "../models/resnet.js";
 import { normalizeImages } from "../ssl/pretrain.js";
 import { type FoldedOp, foldGraph, opInputs } from "./layer-graph.js";
@@ -23,7 +27,12 @@ const WHO = "fused inference";
 
 /** A folded op with its weights as tensors (owned by the plan). */
 type Step =
-  | (Extract<FoldedOp, { kind: "conv" }> & { filter: tf.Tensor4D; biasT: tf.Tensor1D })
+  | (Extract<FoldedOp, { kind: "conv" }> & {
+      filter: tf.Tensor4D;
+      biasT: tf.Tensor1D;
+      /** 3x3 "same" layers, stride 1 or 2, Co a multiple of 8: the filter packed for conv3x3Simd. */
+      packed: tf.Tensor1D | null;
+    })
   | (Extract<FoldedOp, { kind: "dense" }> & { kernelT: tf.Tensor2D; biasT: tf.Tensor1D })
   | Exclude<FoldedOp, { kind: "conv" | "dense" }>;
 
@@ -58,7 +67,19 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
       const filter = tf.tensor4d(op.conv.kernel, op.conv.kernelShape);
       const biasT = tf.tensor1d(op.conv.bias);
       owned.push(filter, biasT);
-      return { ...op, filter, biasT };
+      const [kh, kw, ci, co] = op.conv.kernelShape;
+      const [sh, sw] = pair(op.conv.strides);
+      const packed =
+        kh === 3 &&
+        kw === 3 &&
+        sh === sw &&
+        (sh === 1 || sh === 2) &&
+        op.conv.padding === "same" &&
+        co % 8 === 0
+          ? tf.tensor1d(packConv3x3Filter(op.conv.kernel, ci, co))
+          : null;
+      if (packed) owned.push(packed);
+      return { ...op, filter, biasT, packed };
     }
     if (op.kind === "dense") {
       const kernelT = tf.tensor2d(op.kernel, op.kernelShape);
@@ -89,9 +110,15 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
         steps.forEach((s, i) => {
           let y: tf.Tensor;
           switch (s.kind) {
-            case "conv":
+            case "conv": {
+              const x = get(s.input) as tf.Tensor4D;
+              const stride = s.conv.strides[0] ?? 1;
+              if (s.packed && conv3x3Applies(x.shape[2], s.conv.kernelShape[3], stride)) {
+                y = conv3x3Simd(x, s.packed, s.biasT, s.relu, stride);
+                break;
+              }
               y = tf.fused.conv2d({
-                x: get(s.input) as tf.Tensor4D,
+                x,
                 filter: s.filter,
                 strides: pair(s.conv.strides),
                 pad: s.conv.padding,
@@ -99,6 +126,7 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
                 activation: s.relu ? "relu" : "linear",
               });
               break;
+            }
             case "add": {
               let acc = get(s.inputs[0] ?? "");
               for (const name of s.inputs.slice(1)) acc = tf.add(acc, get(name));

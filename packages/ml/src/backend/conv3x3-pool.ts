@@ -1,0 +1,190 @@
+/**
+ * Helper threads for the 3x3 convolution loop (conv3x3-simd.ts) when the wasm backend runs threaded:
+ * its memory is then a SharedArrayBuffer, so worker threads can instantiate the same loop over the
+ * same memory and take a share of the output rows. The calling thread does its own share and waits
+ * (Atomics.wait; allowed on Node's main thread) until every helper reports its share done.
+ *
+ * Protocol, over one Int32Array `ctl` in a SharedArrayBuffer per helper: the caller writes a job
+ * (module id, addresses, geometry, row range) at JOB, bumps SEQ and notifies; the helper, parked in
+ * Atomics.waitAsync on SEQ (so its event loop stays free for module messages), runs the rows, writes
+ * SEQ's value to DONE and notifies. A new loop module (one per layer shape) is posted as a compiled
+ * WebAssembly.Module; the caller waits on READY until the helper has instantiated it.
+ */
+import { Worker } from "node:worker_threads";
+
+const SEQ = 0;
+const DONE = 1;
+const READY = 2;
+const JOB = 4;
+const JOB_LEN = 14;
+const CTL_INTS = JOB + JOB_LEN;
+
+/** The helper's code (plain JS, run with eval: no file to resolve from the package). */
+const HELPER = `
+const { workerData, parentPort } = require("node:worker_threads");
+const { memory, ctlBuffer } = workerData;
+const ctl = new Int32Array(ctlBuffer);
+const rows = [];
+parentPort.on("message", (m) => {
+  let ok = true;
+  try {
+    const instance = new WebAssembly.Instance(m.module, { e: { m: memory } });
+    rows[m.id] = instance.exports.row;
+  } catch {
+    ok = false;
+  }
+  Atomics.store(ctl, ${READY}, ok ? m.id + 1 : -(m.id + 1));
+  Atomics.notify(ctl, ${READY});
+});
+let seen = 0;
+(async () => {
+  for (;;) {
+    const w = Atomics.waitAsync(ctl, ${SEQ}, seen);
+    if (w.async) await w.value;
+    seen = Atomics.load(ctl, ${SEQ});
+    if (seen < 0) return;
+    const j = ctl.subarray(${JOB}, ${JOB + JOB_LEN});
+    const [id, xa, fa, ba, oa, width, rowBytes, relu, h, hp, co, stride, r0, r1] = j;
+    let ok = true;
+    try {
+      const row = rows[id];
+      for (let g = r0; g < r1; g++) {
+        const b = Math.floor(g / h);
+        const y = g - b * h;
+        row(xa + (b * hp + y * stride) * rowBytes, fa, ba, oa + g * width * co * 4, width, rowBytes, relu);
+      }
+    } catch {
+      ok = false;
+    }
+    Atomics.store(ctl, ${DONE}, ok ? seen : -seen);
+    Atomics.notify(ctl, ${DONE});
+  }
+})();
+`;
+
+/** One convolution: what `row` needs for output rows [r0, r1) of the N*Ho rows (h: Ho, hp: padded H). */
+export interface RowJob {
+  xa: number;
+  fa: number;
+  ba: number;
+  oa: number;
+  width: number;
+  rowBytes: number;
+  relu: number;
+  h: number;
+  hp: number;
+  co: number;
+  stride: number;
+}
+
+interface Helper {
+  worker: Worker;
+  ctl: Int32Array;
+  seq: number;
+  /** Module ids this helper has instantiated. */
+  known: Set<number>;
+}
+
+export class RowPool {
+  private readonly helpers: Helper[];
+  private readonly modules: WebAssembly.Module[] = [];
+
+  constructor(memory: WebAssembly.Memory, helpers: number) {
+    this.helpers = Array.from({ length: helpers }, () => {
+      const ctl = new Int32Array(new SharedArrayBuffer(CTL_INTS * 4));
+      const worker = new Worker(HELPER, { eval: true, workerData: { memory, ctlBuffer: ctl.buffer } });
+      // Helpers must not keep a finished script alive.
+      worker.unref();
+      return { worker, ctl, seq: 0, known: new Set<number>() };
+    });
+  }
+
+  get size(): number {
+    return this.helpers.length + 1;
+  }
+
+  /** Registers a compiled loop module; returns its id for `run`. */
+  add(module: WebAssembly.Module): number {
+    this.modules.push(module);
+    return this.modules.length - 1;
+  }
+
+  /**
+   * Runs rows [0, total) of one convolution: helpers take the later shares, the caller the first
+   * (with `own`, its instance of the same module) and waits for all.
+   */
+  run(id: number, job: RowJob, total: number, own: (r0: number, r1: number) => void): void {
+    const parts = this.size;
+    const share = Math.ceil(total / parts);
+    const started: Helper[] = [];
+    this.helpers.forEach((hlp, k) => {
+      const r0 = Math.min(total, (k + 1) * share);
+      const r1 = Math.min(total, (k + 2) * share);
+      if (r0 >= r1) return;
+      this.ensure(hlp, id);
+      hlp.ctl.set(
+        [
+          id,
+          job.xa,
+          job.fa,
+          job.ba,
+          job.oa,
+          job.width,
+          job.rowBytes,
+          job.relu,
+          job.h,
+          job.hp,
+          job.co,
+          job.stride,
+          r0,
+          r1,
+        ],
+        JOB,
+      );
+      hlp.seq += 1;
+      Atomics.store(hlp.ctl, SEQ, hlp.seq);
+      Atomics.notify(hlp.ctl, SEQ);
+      started.push(hlp);
+    });
+    own(0, Math.min(total, share));
+    let failed = false;
+    for (const hlp of started) {
+      for (;;) {
+        const done = Atomics.load(hlp.ctl, DONE);
+        if (done === hlp.seq) break;
+        if (done === -hlp.seq) {
+          failed = true;
+          break;
+        }
+        Atomics.wait(hlp.ctl, DONE, done, 10_000);
+      }
+    }
+    if (failed) throw new Error("conv3x3 pool: a helper thread failed on its rows");
+  }
+
+  private ensure(hlp: Helper, id: number): void {
+    if (hlp.known.has(id)) return;
+    const module = this.modules[id];
+    if (module === undefined) throw new Error(`conv3x3 pool: no module ${id}`);
+    hlp.worker.postMessage({ id, module });
+    for (;;) {
+      const ready = Atomics.load(hlp.ctl, READY);
+      if (ready === id + 1) break;
+      if (ready === -(id + 1)) throw new Error("conv3x3 pool: a helper thread could not load the loop");
+      // The helper's event loop takes the message while it is parked in waitAsync.
+      if (Atomics.wait(hlp.ctl, READY, ready, 30_000) === "timed-out") {
+        throw new Error("conv3x3 pool: a helper thread did not load the loop within 30 s");
+      }
+    }
+    hlp.known.add(id);
+  }
+
+  /** Stops the helpers. */
+  close(): void {
+    for (const hlp of this.helpers) {
+      Atomics.store(hlp.ctl, SEQ, -1);
+      Atomics.notify(hlp.ctl, SEQ);
+      void hlp.worker.terminate();
+    }
+  }
+}

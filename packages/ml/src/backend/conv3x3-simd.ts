@@ -1,0 +1,379 @@
+/**
+ * A 3x3, stride-1, "same" convolution with bias and optional ReLU as one hand-assembled
+ * WebAssembly SIMD loop, for inference (the fused plan in export/fused-inference.ts).
+ *
+ * Why: XNNPACK's convolution in the TF.js wasm backend runs the encoder's small-channel 3x3 layers
+ * (16-64 channels) at 12-18 GFLOP/s on one core here, while a 4 x 8 register tile of wasm SIMD
+ * multiply-adds runs at 19-31 GFLOP/s, and at 1.4-1.6 times that with relaxed SIMD's fused
+ * multiply-add (`bench/ml-speed/micro-gemm.ts`, docs/benchmarks.md). 3x3 stride-1 layers are about
+ * 78% of the 64 px encoder's arithmetic.
+ *
+ * The loop: the input is copied with a one-pixel zero border ([N, H+2, W+2, C]); for each output row it
+ * computes tiles of 4 neighbouring pixels x 8 output channels in 8 f32x4 accumulators that start at
+ * the bias. For one kernel row ky, the 3 x C inputs under a pixel are contiguous in NHWC (kx, then
+ * channel), and so are the packed weights ([Co/8][ky][kx][ci][8]), so each kernel row is one run of
+ * 3C multiply-adds: per step, 4 splat loads, 2 weight loads, 8 multiply-adds. C and Co are constants
+ * of the module (one module per layer shape, cached), so every load has a static offset.
+ */
+import { BackendWasm, getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
+import * as tf from "@tensorflow/tfjs-core";
+import { RowPool } from "./conv3x3-pool";
+import {
+  BR_IF,
+  backendMemory,
+  END,
+  F32X4_ADD,
+  F32X4_MUL,
+  funcBody,
+  get,
+  heapF32,
+  I32,
+  I32_ADD,
+  I32_CONST,
+  isShared,
+  LOOP,
+  memoryModule,
+  set,
+  simd,
+  simdSwitch,
+  sleb,
+  uleb,
+  V128,
+  VOID,
+} from "./wasm-asm";
+import { registerWasmKernel } from "./wasm-js-kernels";
+
+export const CONV3X3 = "XrayConv3x3";
+
+const I32_NE = 0x47;
+const IF = 0x04;
+const v128Load = (offset: number) => [...simd(0x00), 4, ...uleb(offset)];
+const v128Store = (offset: number) => [...simd(0x0b), 4, ...uleb(offset)];
+const load32Splat = (offset: number) => [...simd(0x09), 2, ...uleb(offset)];
+const V128_ZERO = [...simd(0x0c), ...new Array<number>(16).fill(0)];
+const F32X4_MAX = simd(0xe9);
+/** relaxed SIMD: f32x4.relaxed_madd(a, b, c) = a * b + c, fused where the CPU has FMA. */
+const F32X4_RELAXED_MADD = simd(0x105);
+
+// Parameters of `row`.
+const IN = 0; // address of the padded input row y (the top row under the kernel)
+const WP = 1; // packed weights
+const BIAS = 2;
+const OUT = 3; // address of output row y
+const W = 4; // output width (a multiple of 4)
+const ROW_BYTES = 5; // (W + 2) * C * 4: one padded input row
+const RELU = 6;
+const N_PARAMS = 7;
+// i32 locals
+const CB = 7;
+const WB = 8;
+const BB = 9;
+const X0 = 10;
+const PA = 11;
+const PB = 12;
+const PA_END = 13;
+const KY = 14;
+const ROWK = 15;
+const OUTP = 16;
+const N_I32 = 10;
+// v128 locals
+const ACC = 17; // 8 accumulators: row r (pixel), half h (4 channels) at ACC + 2r + h
+const B0 = 25;
+const B1 = 26;
+const A = 27;
+const ZERO = 28;
+const N_V128 = 12;
+
+function rowBody(c: number, co: number, stride: number, fma: boolean): number[] {
+  if (co % 8 !== 0) throw new Error("conv3x3: output channels must be a multiple of 8");
+  const run = 3 * c; // multiply-add steps per kernel row
+  // Unrolling the run 2, 4 or 8 times made the loop 1.5-2.5x slower in V8 (measured), so it is not.
+  const u = 1;
+  const code: number[] = [];
+  const addConst = (local: number, n: number) =>
+    code.push(...get(local), I32_CONST, ...sleb(n), I32_ADD, ...set(local));
+  code.push(...V128_ZERO, ...set(ZERO));
+  code.push(I32_CONST, 0, ...set(CB), ...get(WP), ...set(WB), ...get(BIAS), ...set(BB));
+  code.push(LOOP, VOID); // output-channel blocks
+  code.push(I32_CONST, 0, ...set(X0), ...get(IN), ...set(ROWK), ...get(OUT), ...get(CB), I32_CONST);
+  code.push(...sleb(32), 0x6c /* i32.mul */, I32_ADD, ...set(OUTP));
+  code.push(LOOP, VOID); // 4-pixel tiles along the row
+  for (let r = 0; r < 4; r++)
+    for (let h = 0; h < 2; h++) code.push(...get(BB), ...v128Load(16 * h), ...set(ACC + 2 * r + h));
+  code.push(...get(ROWK), ...set(PA), ...get(WB), ...set(PB), I32_CONST, 0, ...set(KY));
+  code.push(LOOP, VOID); // kernel rows
+  code.push(...get(PA), I32_CONST, ...sleb(run * 4), I32_ADD, ...set(PA_END));
+  code.push(LOOP, VOID); // the 3C run, unrolled u times
+  for (let s = 0; s < u; s++) {
+    code.push(...get(PB), ...v128Load(32 * s), ...set(B0), ...get(PB), ...v128Load(32 * s + 16), ...set(B1));
+    for (let r = 0; r < 4; r++) {
+      code.push(...get(PA), ...load32Splat(4 * (r * stride * c + s)), ...set(A));
+      for (let h = 0; h < 2; h++) {
+        const acc = ACC + 2 * r + h;
+        if (fma) code.push(...get(A), ...get(B0 + h), ...get(acc), ...F32X4_RELAXED_MADD, ...set(acc));
+        else code.push(...get(acc), ...get(A), ...get(B0 + h), ...F32X4_MUL, ...F32X4_ADD, ...set(acc));
+      }
+    }
+  }
+  addConst(PA, 4 * u);
+  addConst(PB, 32 * u);
+  code.push(...get(PA), ...get(PA_END), I32_NE, BR_IF, 0, END);
+  // Next kernel row: one padded input row down, back to the tile's first pixel.
+  code.push(...get(PA), I32_CONST, ...sleb(-run * 4), I32_ADD, ...get(ROW_BYTES), I32_ADD, ...set(PA));
+  addConst(KY, 1);
+  code.push(...get(KY), I32_CONST, 3, I32_NE, BR_IF, 0, END);
+  code.push(...get(RELU), IF, VOID);
+  for (let i = 0; i < 8; i++) code.push(...get(ACC + i), ...get(ZERO), ...F32X4_MAX, ...set(ACC + i));
+  code.push(END);
+  for (let r = 0; r < 4; r++)
+    for (let h = 0; h < 2; h++)
+      code.push(...get(OUTP), ...get(ACC + 2 * r + h), ...v128Store(r * co * 4 + 16 * h));
+  addConst(ROWK, 4 * stride * c * 4);
+  addConst(OUTP, 4 * co * 4);
+  addConst(X0, 4);
+  code.push(...get(X0), ...get(W), I32_NE, BR_IF, 0, END);
+  addConst(WB, 9 * c * 32);
+  addConst(BB, 32);
+  addConst(CB, 1);
+  code.push(...get(CB), I32_CONST, ...sleb(co / 8), I32_NE, BR_IF, 0, END);
+  code.push(END);
+  return funcBody(
+    [
+      [N_I32, I32],
+      [N_V128, V128],
+    ],
+    code,
+  );
+}
+
+/** The module of one layer shape; `shared` must match the backend's memory. */
+export function conv3x3ModuleBytes(
+  c: number,
+  co: number,
+  stride: number,
+  fma: boolean,
+  shared: boolean,
+): Uint8Array<ArrayBuffer> {
+  return memoryModule(
+    shared,
+    Array.from({ length: N_PARAMS }, () => I32),
+    [{ name: "row", body: rowBody(c, co, stride, fma) }],
+  );
+}
+
+/** Whether this engine compiles relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd). */
+let fmaAvailable: boolean | null = null;
+export function relaxedSimdAvailable(): boolean {
+  if (fmaAvailable === null) fmaAvailable = WebAssembly.validate(conv3x3ModuleBytes(4, 8, 1, true, false));
+  return fmaAvailable;
+}
+
+/**
+ * Turns relaxed SIMD on where the engine has it behind a flag (V8 before 11.4, i.e. Node 20;
+ * Node 22 and current browsers have it on): `setFlags` is node:v8's setFlagsFromString. Returns
+ * whether the fused multiply-add loop can run now.
+ */
+export function enableRelaxedSimd(setFlags: (flags: string) => void): boolean {
+  if (relaxedSimdAvailable()) return true;
+  try {
+    setFlags("--experimental-wasm-relaxed-simd");
+  } catch {
+    return false;
+  }
+  fmaAvailable = null;
+  return relaxedSimdAvailable();
+}
+
+let useFma = true;
+/** Prefer the fused multiply-add loop where the engine has relaxed SIMD (on by default). */
+export function setConv3x3Fma(on: boolean): void {
+  useFma = on;
+}
+
+type RowFn = (...a: number[]) => void;
+interface Loop {
+  row: RowFn;
+  /** Its id in the memory's helper pool. */
+  id: number;
+}
+interface PerMemory {
+  loops: Map<string, Loop | null>;
+  pool: RowPool | null;
+}
+const perMemory = new WeakMap<WebAssembly.Memory, PerMemory>();
+
+let useHelpers = true;
+/**
+ * Whether the loop splits its rows over helper threads when the backend runs threaded (on, the
+ * default) or runs on the calling thread only (A/B benchmarks, tests).
+ */
+export function setConv3x3Helpers(on: boolean): void {
+  useHelpers = on;
+}
+
+function stateOf(memory: WebAssembly.Memory): PerMemory {
+  let st = perMemory.get(memory);
+  if (!st) {
+    // Helper threads need the threaded build's shared memory; one per extra backend thread.
+    const threads = getThreadsCount();
+    const pool = isShared(memory) && threads > 1 ? new RowPool(memory, threads - 1) : null;
+    st = { loops: new Map(), pool };
+    perMemory.set(memory, st);
+  }
+  return st;
+}
+
+/** How many helper threads the loop uses on the active wasm backend (0: the calling thread only). */
+export function conv3x3HelperThreads(): number {
+  const backend = tf.backend();
+  if (!(backend instanceof BackendWasm)) return 0;
+  const memory = backendMemory(backend.wasm);
+  if (memory === null || !useHelpers) return 0;
+  return (stateOf(memory).pool?.size ?? 1) - 1;
+}
+
+function loopFor(
+  st: PerMemory,
+  memory: WebAssembly.Memory,
+  c: number,
+  co: number,
+  stride: number,
+): Loop | null {
+  const fma = useFma && relaxedSimdAvailable();
+  const key = `${c}/${co}/${stride}/${fma}`;
+  let loop = st.loops.get(key);
+  if (loop === undefined) {
+    const bytes = conv3x3ModuleBytes(c, co, stride, fma, isShared(memory));
+    loop = null;
+    if (WebAssembly.validate(bytes)) {
+      const module = new WebAssembly.Module(bytes);
+      const instance = new WebAssembly.Instance(module, { e: { m: memory } });
+      const row = instance.exports.row;
+      if (typeof row === "function") {
+        loop = { row: (...a: number[]) => Reflect.apply(row, undefined, a), id: st.pool?.add(module) ?? -1 };
+      }
+    }
+    st.loops.set(key, loop);
+  }
+  return loop;
+}
+
+/** Packs an HWIO [3, 3, C, Co] filter as [Co/8][ky][kx][ci][8] (what the loop reads). */
+export function packConv3x3Filter(filter: Float32Array, c: number, co: number): Float32Array {
+  if (co % 8 !== 0) throw new Error("conv3x3: output channels must be a multiple of 8");
+  if (filter.length !== 9 * c * co) throw new Error("conv3x3: filter is not [3, 3, C, Co]");
+  const out = new Float32Array(filter.length);
+  let o = 0;
+  for (let cb = 0; cb < co / 8; cb++)
+    for (let k = 0; k < 9; k++)
+      for (let ci = 0; ci < c; ci++)
+        for (let l = 0; l < 8; l++) out[o++] = filter[(k * c + ci) * co + cb * 8 + l] ?? 0;
+  return out;
+}
+
+const kernelSwitch = simdSwitch();
+/** How many convolutions the SIMD loop has run (tests check which path ran). */
+export const conv3x3SimdRuns = kernelSwitch.runs;
+/** Whether the fused plan uses the SIMD loop where it applies (on) or tf.fused.conv2d (off). */
+export const setConv3x3Simd = kernelSwitch.set;
+
+/** Output size of a "same" convolution along one axis, and the zero padding before it. */
+function sameGeometry(size: number, stride: number): { out: number; before: number; total: number } {
+  const out = Math.ceil(size / stride);
+  const total = Math.max((out - 1) * stride + 3 - size, 0);
+  return { out, before: Math.floor(total / 2), total };
+}
+
+/**
+ * Whether the SIMD loop can run a 3x3 "same" convolution (stride 1 or 2) with this input width on
+ * the active backend: wasm with reachable memory, output channels a multiple of 8, output width a
+ * multiple of 4.
+ */
+export function conv3x3Applies(width: number, co: number, stride = 1): boolean {
+  const wo = Math.ceil(width / stride);
+  if (!kernelSwitch.isOn() || (stride !== 1 && stride !== 2)) return false;
+  if (co % 8 !== 0 || wo % 4 !== 0 || wo === 0) return false;
+  const backend = tf.backend();
+  return backend instanceof BackendWasm && backendMemory(backend.wasm) !== null;
+}
+
+const conv3x3Kernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
+  const { x, filter, bias } = inputs;
+  if (!(backend instanceof BackendWasm)) throw new Error(`${CONV3X3}: not the wasm backend`);
+  if (x === undefined || filter === undefined || bias === undefined)
+    throw new Error(`${CONV3X3}: x, filter, bias`);
+  const [n = 0, h = 0, w = 0, c = 0] = x.shape;
+  const stride = attrs?.stride === 2 ? 2 : 1;
+  const gh = sameGeometry(h, stride);
+  const gw = sameGeometry(w, stride);
+  const ho = gh.out;
+  const wo = gw.out;
+  const hp = h + gh.total;
+  const wp = w + gw.total;
+  const co = bias.shape[0] ?? 0;
+  if (x.shape.length !== 4 || h < 1 || wo < 4 || wo % 4 !== 0 || c < 1) {
+    throw new Error(`${CONV3X3}: x must be NHWC [N, H, W, C] with an output width that is a multiple of 4`);
+  }
+  if (co % 8 !== 0 || tf.util.sizeFromShape(filter.shape) !== 9 * c * co) {
+    throw new Error(`${CONV3X3}: filter must be packed [3, 3, ${c}, Co] with Co a multiple of 8`);
+  }
+  const memory = backendMemory(backend.wasm);
+  const st = memory === null ? null : stateOf(memory);
+  const loop = memory === null || st === null ? null : loopFor(st, memory, c, co, stride);
+  if (loop === null || st === null) throw new Error(`${CONV3X3}: no wasm SIMD in this engine`);
+  const out = backend.makeOutput([n, ho, wo, co], "float32");
+  // The input with its zero border, copied row by row (tf.pad took 16 ms of a 44 ms layer).
+  const padded = backend.makeOutput([n, hp, wp, c], "float32");
+  // Views after the allocations (they can grow the heap).
+  const src = heapF32(backend, x, CONV3X3);
+  const dst = heapF32(backend, padded, CONV3X3);
+  const rowLen = wp * c;
+  const left = gw.before * c;
+  for (let b = 0; b < n; b++) {
+    const img = b * hp * rowLen;
+    dst.fill(0, img, img + gh.before * rowLen);
+    dst.fill(0, img + (gh.before + h) * rowLen, img + hp * rowLen);
+    for (let y = 0; y < h; y++) {
+      const d = img + (y + gh.before) * rowLen;
+      dst.fill(0, d, d + left);
+      dst.set(src.subarray((b * h + y) * w * c, (b * h + y + 1) * w * c), d + left);
+      dst.fill(0, d + left + w * c, d + rowLen);
+    }
+  }
+  const xa = dst.byteOffset;
+  const fa = heapF32(backend, filter, CONV3X3).byteOffset;
+  const ba = heapF32(backend, bias, CONV3X3).byteOffset;
+  const oa = heapF32(backend, out, CONV3X3).byteOffset;
+  const rowBytes = wp * c * 4;
+  const relu = attrs?.relu ? 1 : 0;
+  const own = (r0: number, r1: number) => {
+    for (let g = r0; g < r1; g++) {
+      const b = Math.floor(g / ho);
+      const y = g - b * ho;
+      loop.row(xa + (b * hp + y * stride) * rowBytes, fa, ba, oa + g * wo * co * 4, wo, rowBytes, relu);
+    }
+  };
+  const job = { xa, fa, ba, oa, width: wo, rowBytes, relu, h: ho, hp, co, stride };
+  if (st.pool && useHelpers && loop.id >= 0) st.pool.run(loop.id, job, n * ho, own);
+  else own(0, n * ho);
+  backend.disposeData(padded.dataId);
+  kernelSwitch.ran();
+  return out;
+};
+
+/**
+ * conv2d(x, filter, stride, "same") + bias, then ReLU when `relu`, with the filter packed by
+ * packConv3x3Filter; stride 1 or 2. Check conv3x3Applies first.
+ */
+export function conv3x3Simd(
+  x: tf.Tensor4D,
+  packed: tf.Tensor,
+  bias: tf.Tensor1D,
+  relu: boolean,
+  stride = 1,
+): tf.Tensor4D {
+  registerWasmKernel(CONV3X3, conv3x3Kernel);
+  const y = tf.engine().runKernel(CONV3X3, { x, filter: packed, bias }, { relu, stride });
+  if (!(y instanceof tf.Tensor)) throw new Error(`${CONV3X3} must return one tensor`);
+  return y as tf.Tensor4D;
+}
