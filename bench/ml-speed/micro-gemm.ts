@@ -21,19 +21,23 @@ import {
   END,
   F32X4_ADD,
   F32X4_MUL,
+  F32X4_RELAXED_MADD,
   funcBody,
   get,
   I32,
   I32_ADD,
   I32_CONST,
+  I32_EQZ,
   LOOP,
+  load32SplatAt,
   memoryModule,
   set,
-  simd,
   sleb,
-  uleb,
   V128,
+  V128_ZERO,
   VOID,
+  v128LoadAt,
+  v128StoreAt,
 } from "../../packages/ml/src/backend/wasm-asm.js";
 
 const { values: args } = parseArgs({
@@ -42,13 +46,7 @@ const { values: args } = parseArgs({
 const K = Number(args.k);
 const iters = Number(args.iters);
 
-const I32_EQZ = 0x45;
-const I32_SUB = 0x6b;
-const v128LoadAt = (offset: number) => [...simd(0x00), 4, ...uleb(offset)];
-const v128StoreAt = (offset: number) => [...simd(0x0b), 4, ...uleb(offset)];
-const LOAD32_SPLAT = [...simd(0x09), 2, 0];
-const V128_ZERO = [...simd(0x0c), ...new Array<number>(16).fill(0)];
-const F32X4_RELAXED_MADD = simd(0x105);
+const LOAD32_SPLAT = load32SplatAt(0);
 
 // params: a, b, c, K, iters; i32 locals: pa0..pa3 (5-8), pb 9, k 10, it 11; v128: acc 12-19, b0 20, b1 21, a 22
 function kernel(fma: boolean): number[] {

@@ -23,37 +23,33 @@ import {
   backendMemory,
   END,
   F32X4_ADD,
+  F32X4_MAX,
   F32X4_MUL,
+  F32X4_RELAXED_MADD,
   funcBody,
   get,
   heapF32,
   I32,
   I32_ADD,
   I32_CONST,
+  I32_NE,
+  IF,
   isShared,
   LOOP,
+  load32SplatAt,
   memoryModule,
   set,
-  simd,
   simdSwitch,
   sleb,
-  uleb,
   V128,
+  V128_ZERO,
   VOID,
+  v128LoadAt,
+  v128StoreAt,
 } from "./wasm-asm";
 import { registerWasmKernel } from "./wasm-js-kernels";
 
 export const CONV3X3 = "XrayConv3x3";
-
-const I32_NE = 0x47;
-const IF = 0x04;
-const v128Load = (offset: number) => [...simd(0x00), 4, ...uleb(offset)];
-const v128Store = (offset: number) => [...simd(0x0b), 4, ...uleb(offset)];
-const load32Splat = (offset: number) => [...simd(0x09), 2, ...uleb(offset)];
-const V128_ZERO = [...simd(0x0c), ...new Array<number>(16).fill(0)];
-const F32X4_MAX = simd(0xe9);
-/** relaxed SIMD: f32x4.relaxed_madd(a, b, c) = a * b + c, fused where the CPU has FMA. */
-const F32X4_RELAXED_MADD = simd(0x105);
 
 // Parameters of `row`.
 const IN = 0; // address of the padded input row y (the top row under the kernel)
@@ -99,15 +95,22 @@ function rowBody(c: number, co: number, stride: number, fma: boolean): number[] 
   code.push(...sleb(32), 0x6c /* i32.mul */, I32_ADD, ...set(OUTP));
   code.push(LOOP, VOID); // 4-pixel tiles along the row
   for (let r = 0; r < 4; r++)
-    for (let h = 0; h < 2; h++) code.push(...get(BB), ...v128Load(16 * h), ...set(ACC + 2 * r + h));
+    for (let h = 0; h < 2; h++) code.push(...get(BB), ...v128LoadAt(16 * h), ...set(ACC + 2 * r + h));
   code.push(...get(ROWK), ...set(PA), ...get(WB), ...set(PB), I32_CONST, 0, ...set(KY));
   code.push(LOOP, VOID); // kernel rows
   code.push(...get(PA), I32_CONST, ...sleb(run * 4), I32_ADD, ...set(PA_END));
   code.push(LOOP, VOID); // the 3C run, unrolled u times
   for (let s = 0; s < u; s++) {
-    code.push(...get(PB), ...v128Load(32 * s), ...set(B0), ...get(PB), ...v128Load(32 * s + 16), ...set(B1));
+    code.push(
+      ...get(PB),
+      ...v128LoadAt(32 * s),
+      ...set(B0),
+      ...get(PB),
+      ...v128LoadAt(32 * s + 16),
+      ...set(B1),
+    );
     for (let r = 0; r < 4; r++) {
-      code.push(...get(PA), ...load32Splat(4 * (r * stride * c + s)), ...set(A));
+      code.push(...get(PA), ...load32SplatAt(4 * (r * stride * c + s)), ...set(A));
       for (let h = 0; h < 2; h++) {
         const acc = ACC + 2 * r + h;
         if (fma) code.push(...get(A), ...get(B0 + h), ...get(acc), ...F32X4_RELAXED_MADD, ...set(acc));
@@ -127,7 +130,7 @@ function rowBody(c: number, co: number, stride: number, fma: boolean): number[] 
   code.push(END);
   for (let r = 0; r < 4; r++)
     for (let h = 0; h < 2; h++)
-      code.push(...get(OUTP), ...get(ACC + 2 * r + h), ...v128Store(r * co * 4 + 16 * h));
+      code.push(...get(OUTP), ...get(ACC + 2 * r + h), ...v128StoreAt(r * co * 4 + 16 * h));
   addConst(ROWK, 4 * stride * c * 4);
   addConst(OUTP, 4 * co * 4);
   addConst(X0, 4);

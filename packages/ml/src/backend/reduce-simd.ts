@@ -24,12 +24,13 @@ import {
   simd,
   simdLoopPerBackend,
   simdSwitch,
-  uleb,
   V128,
   V128_LOAD,
   V128_STORE,
+  V128_ZERO,
   VOID,
   v128LoadAt,
+  v128StoreAt,
 } from "./wasm-asm";
 
 /**
@@ -60,8 +61,6 @@ const F64 = 0x7c;
 const I32_GT_U = 0x4b;
 const F64X2_SPLAT = simd(0x14);
 const F64X2_MUL = simd(0xf2);
-const V128_ZERO = [...simd(0x0c), ...Array.from({ length: 16 }, () => 0)];
-const v128StoreAt = (offset: number): number[] => [...simd(0x0b), 0, ...uleb(offset)];
 
 // Parameters: x, out, acc (byte offsets), outer (count), slab (bytes per outer slice: reduce * row),
 // row (bytes per row: 4 * inner), blockBytes (bytes per block of rows), scale (f64).

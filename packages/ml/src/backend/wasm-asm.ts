@@ -56,11 +56,15 @@ export const LOCAL_GET = 0x20;
 export const LOCAL_SET = 0x21;
 export const LOCAL_TEE = 0x22;
 export const I32_CONST = 0x41;
+export const I32_EQZ = 0x45;
 export const I32_EQ = 0x46;
+export const I32_NE = 0x47;
 export const I32_ADD = 0x6a;
+export const I32_SUB = 0x6b;
 export const I32_GE_U = 0x4f;
 export const SELECT = 0x1b;
 export const BLOCK = 0x02;
+export const IF = 0x04;
 export const LOOP = 0x03;
 export const BR = 0x0c;
 export const BR_IF = 0x0d;
@@ -71,6 +75,15 @@ export const V128_LOAD = [...simd(0x00), 0, 0]; // memarg: align 2^0, offset 0
 export const V128_STORE = [...simd(0x0b), 0, 0];
 /** v128.load with a constant byte offset added to the address. */
 export const v128LoadAt = (offset: number): number[] => [...simd(0x00), 0, ...uleb(offset)];
+/** v128.store with a constant byte offset added to the address. */
+export const v128StoreAt = (offset: number): number[] => [...simd(0x0b), 0, ...uleb(offset)];
+/** v128.load32_splat: one float32 from the address (plus a constant offset) in all four lanes. */
+export const load32SplatAt = (offset: number): number[] => [...simd(0x09), 0, ...uleb(offset)];
+/** v128.const 0. */
+export const V128_ZERO = [...simd(0x0c), ...new Array<number>(16).fill(0)];
+export const F32X4_MAX = simd(0xe9);
+/** relaxed SIMD: f32x4.relaxed_madd(a, b, c) = a * b + c, fused where the CPU has FMA. */
+export const F32X4_RELAXED_MADD = simd(0x105);
 export const F32X4_SPLAT = simd(0x13);
 export const F32X4_SQRT = simd(0xe3);
 export const F32X4_ADD = simd(0xe4);
