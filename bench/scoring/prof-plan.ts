@@ -52,7 +52,7 @@ let total = 0;
 for (const k of prof.kernels) {
   // tf.fused.conv2d shows twice (the op wrapper and its kernel); count the kernel only.
   if (k.name.endsWith("__op")) continue;
-  const key = `${k.name} ${JSON.stringify(k.outputShapes)}`;
+  const key = `${k.name} ${JSON.stringify(k.inputShapes[0] ?? [])} -> ${JSON.stringify(k.outputShapes)}`;
   const ms = Number(k.kernelTimeMs);
   byKey.set(key, (byKey.get(key) ?? 0) + ms);
   total += ms;

@@ -12,7 +12,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { readMlEnv } from "../env";
 import { setFastBatchNormTraining } from "./batch-norm";
 import { setPlainConvForLinearLayers } from "./conv-layer";
-import { enableRelaxedSimd } from "./conv3x3-simd";
+import { enableRelaxedSimd } from "./conv-simd";
 import { registerWasmTrainingKernels } from "./wasm-kernels";
 import { enableWasmThreadsInNode, unrefWasmWorkers, withLogicalCoresForWasm } from "./wasm-threads";
 

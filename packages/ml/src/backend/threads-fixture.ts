@@ -5,7 +5,7 @@
  * process.exit (the test checks that neither pool's workers keep it alive).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { conv3x3HelperThreads, conv3x3Simd, packConv3x3Filter } from "./conv3x3-simd";
+import { convSimd, convSimdHelperThreads, packConvFilter } from "./conv-simd";
 import { initBackend } from "./index";
 
 const info = await initBackend({ prefer: "wasm", log: () => {} });
@@ -20,15 +20,15 @@ const w = tf.tensor4d(
 const y = tf.conv2d(x, w, 1, "same");
 // The loop on an 8-wide map (stride 1: 2 x 9 output rows; stride 2: 2 x 5), 3 -> 8 channels.
 const x8 = tf.slice(x, [0, 0, 0, 0], [2, 9, 8, 3]);
-const packed = tf.tensor1d(packConv3x3Filter(w.dataSync() as Float32Array, 3, 8));
+const packed = tf.tensor1d(packConvFilter(w.dataSync() as Float32Array, 3, 3, 8));
 const bias = tf.zeros([8]) as tf.Tensor1D;
 let loopError = 0;
 for (const stride of [1, 2]) {
-  const got = conv3x3Simd(x8, packed, bias, false, stride).dataSync();
+  const got = convSimd(x8, packed, bias, false, stride).dataSync();
   const want = tf.conv2d(x8, w, stride, "same").dataSync();
   for (let i = 0; i < want.length; i++)
     loopError = Math.max(loopError, Math.abs((got[i] ?? 0) - (want[i] ?? 0)));
 }
 process.stdout.write(
-  `${JSON.stringify({ detail: info.detail, values: Array.from(y.dataSync()), loopError, helpers: conv3x3HelperThreads() })}\n`,
+  `${JSON.stringify({ detail: info.detail, values: Array.from(y.dataSync()), loopError, helpers: convSimdHelperThreads() })}\n`,
 );

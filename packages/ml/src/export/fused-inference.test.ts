@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { conv3x3SimdRuns } from "../backend/conv3x3-simd.js";
+import { convSimdRuns } from "../backend/conv-simd.js";
 import { initBackend } from "../backend/index.js";
 import { imageBatch } from "../data/image-set.js";
 import { predictImages } from "../fixmatch/predict.js";
@@ -26,9 +26,15 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 describe("fused inference plan", () => {
   const cases = [
-    // 32, 16 and 8 px wide maps with 8-32 channels: every 3x3 layer (the stem, two per block, the
-    // strided ones included) runs the SIMD loop.
-    { label: "small stem, 3 stages", encoder: { inputSize: 32, width: 8, blocks: [1, 1, 1] }, simd: 7 },
+    // 32, 16 and 8 px wide maps with 8-32 channels: every convolution (the stem, two per block, the
+    // strided ones and the 1 x 1 shortcuts) runs the SIMD loop.
+    { label: "small stem, 3 stages", encoder: { inputSize: 32, width: 8, blocks: [1, 1, 1] }, simd: 9 },
+    // The 7 x 7 / 2 stem on a 64 px image (32 px wide output) runs the loop too.
+    {
+      label: "large stem + max-pool, 3 stages",
+      encoder: { inputSize: 64, width: 8, blocks: [1, 1, 1], stem: "large" as const },
+      simd: 9,
+    },
     // 25, 13 and 7 px wide maps: no output width is a multiple of 4, so XNNPACK runs them all.
     {
       label: "large stem + max-pool, odd maps, 2 blocks",
@@ -47,9 +53,9 @@ describe("fused inference plan", () => {
       const refLogits = tf.tidy(() => net.heads.apply(refEmb) as tf.Tensor2D);
       const plan = compileFusedClassifier(net);
       const before = tf.memory().numTensors;
-      const runs = conv3x3SimdRuns();
+      const runs = convSimdRuns();
       const out = plan.run(x);
-      expect(conv3x3SimdRuns() - runs).toBe(c.simd);
+      expect(convSimdRuns() - runs).toBe(c.simd);
       // Only the two outputs stay alive; every intermediate is released.
       expect(tf.memory().numTensors).toBe(before + 2);
       expect(out.embedding.shape).toEqual(refEmb.shape);

@@ -10,15 +10,16 @@
  * (training=false) up to float rounding; fused-inference.test.ts checks it on non-trivial
  * batch-norm statistics.
  *
- * On wasm, 3x3 "same" convolutions of stride 1 or 2 (most of the encoder's arithmetic) run as the project's
- * SIMD loop (backend/conv3x3-simd.ts) where it applies; everything else as TF.js kernels.
+ * On wasm, "same" convolutions of stride 1 or 2 with an odd square kernel (every convolution of the
+ * encoder) run as the project's SIMD loop (backend/conv-simd.ts) where the output width is a
+ * multiple of 4 and the output channels of 8; everything else as TF.js kernels.
  *
  * Supported layers: those of buildClassifier: InputLayer, Conv2D (+ BatchNormalization, + ReLU),
  * ReLU, Add, MaxPooling2D, GlobalAveragePooling2D, Dropout (identity), Dense (linear). Anything
  * else throws, naming the layer.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { conv3x3Applies, conv3x3Simd, packConv3x3Filter } from "../backend/conv3x3-simd.js";
+import { convSimd, convSimdApplies, packConvFilter } from "../backend/conv-simd.js";
 import { type ClassifierNet, EMBEDDING_LAYER, FEATURES_LAYER, HEADS_LAYER } from "../models/resnet.js";
 import { normalizeImages } from "../ssl/pretrain.js";
 import { type FoldedOp, foldGraph, opInputs } from "./layer-graph.js";
@@ -30,7 +31,7 @@ type Step =
   | (Extract<FoldedOp, { kind: "conv" }> & {
       filter: tf.Tensor4D;
       biasT: tf.Tensor1D;
-      /** 3x3 "same" layers, stride 1 or 2, Co a multiple of 8: the filter packed for conv3x3Simd. */
+      /** k x k "same" layers (k odd), stride 1 or 2, Co a multiple of 8: the filter packed for convSimd. */
       packed: tf.Tensor1D | null;
     })
   | (Extract<FoldedOp, { kind: "dense" }> & { kernelT: tf.Tensor2D; biasT: tf.Tensor1D })
@@ -70,13 +71,13 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
       const [kh, kw, ci, co] = op.conv.kernelShape;
       const [sh, sw] = pair(op.conv.strides);
       const packed =
-        kh === 3 &&
-        kw === 3 &&
+        kh === kw &&
+        kh % 2 === 1 &&
         sh === sw &&
         (sh === 1 || sh === 2) &&
         op.conv.padding === "same" &&
         co % 8 === 0
-          ? tf.tensor1d(packConv3x3Filter(op.conv.kernel, ci, co))
+          ? tf.tensor1d(packConvFilter(op.conv.kernel, kh, ci, co))
           : null;
       if (packed) owned.push(packed);
       return { ...op, filter, biasT, packed };
@@ -113,8 +114,8 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
             case "conv": {
               const x = get(s.input) as tf.Tensor4D;
               const stride = s.conv.strides[0] ?? 1;
-              if (s.packed && conv3x3Applies(x.shape[2], s.conv.kernelShape[3], stride)) {
-                y = conv3x3Simd(x, s.packed, s.biasT, s.relu, stride);
+              if (s.packed && convSimdApplies(x.shape[2], s.conv.kernelShape[3], stride)) {
+                y = convSimd(x, s.packed, s.biasT, s.relu, stride, s.conv.kernelShape[0]);
                 break;
               }
               y = tf.fused.conv2d({

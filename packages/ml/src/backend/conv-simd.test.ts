@@ -1,14 +1,14 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  conv3x3Applies,
-  conv3x3Simd,
-  conv3x3SimdRuns,
-  packConv3x3Filter,
+  convSimd,
+  convSimdApplies,
+  convSimdRuns,
+  packConvFilter,
   relaxedSimdAvailable,
-  setConv3x3Fma,
-  setConv3x3Simd,
-} from "./conv3x3-simd";
+  setConvSimd,
+  setConvSimdFma,
+} from "./conv-simd";
 import { initBackend } from "./index";
 
 beforeAll(async () => {
@@ -31,16 +31,17 @@ async function check(
   co: number,
   relu: boolean,
   stride = 1,
+  k = 3,
 ): Promise<number> {
   const x = tf.tensor4d(rand(n * h * w * c, 1 + c), [n, h, w, c]);
-  const fw = rand(9 * c * co, 2 + co);
-  const filter = tf.tensor4d(fw, [3, 3, c, co]);
+  const fw = rand(k * k * c * co, 2 + co);
+  const filter = tf.tensor4d(fw, [k, k, c, co]);
   const bias = tf.tensor1d(rand(co, 3));
-  const packed = tf.tensor1d(packConv3x3Filter(fw, c, co));
-  expect(conv3x3Applies(w, co, stride)).toBe(true);
-  const runs = conv3x3SimdRuns();
-  const got = conv3x3Simd(x, packed, bias, relu, stride);
-  expect(conv3x3SimdRuns()).toBe(runs + 1);
+  const packed = tf.tensor1d(packConvFilter(fw, k, c, co));
+  expect(convSimdApplies(w, co, stride)).toBe(true);
+  const runs = convSimdRuns();
+  const got = convSimd(x, packed, bias, relu, stride, k);
+  expect(convSimdRuns()).toBe(runs + 1);
   const want = tf.fused.conv2d({
     x,
     filter,
@@ -59,9 +60,9 @@ async function check(
   return err;
 }
 
-describe("3x3 convolution as a wasm SIMD loop", () => {
-  // [n, h, w, c, co, relu, stride]
-  const shapes: Array<[number, number, number, number, number, boolean, number]> = [
+describe("convolution as a wasm SIMD loop", () => {
+  // [n, h, w, c, co, relu, stride, k]
+  const shapes: Array<[number, number, number, number, number, boolean, number, number?]> = [
     [2, 8, 8, 16, 16, true, 1], // a first stage
     [1, 5, 12, 1, 16, false, 1], // the small stem: one input channel, odd height
     [3, 4, 4, 32, 24, true, 1], // three channel blocks, a one-tile row
@@ -70,45 +71,50 @@ describe("3x3 convolution as a wasm SIMD loop", () => {
     [2, 8, 8, 16, 32, true, 2], // a stage's strided first convolution: pads 0 before, 1 after
     [1, 9, 7, 8, 16, false, 2], // odd height and width: pads 1 and 1
     [1, 6, 16, 3, 8, true, 2], // two tiles per row
+    [2, 16, 16, 1, 16, true, 2, 7], // the large stem: 7 x 7 / 2 on one channel, pads 2 and 3
+    [1, 13, 15, 1, 8, false, 2, 7], // odd sizes: pads 3 and 3
+    [2, 8, 8, 16, 32, false, 2, 1], // a 1 x 1 / 2 shortcut: no padding
+    [1, 5, 8, 4, 8, true, 1, 5], // 5 x 5, stride 1
   ];
   for (const fma of [false, true]) {
-    it(`matches tf.fused.conv2d (same, stride 1 and 2, bias, ReLU or not) ${fma ? "with relaxed-SIMD madd" : "with mul + add"}`, async () => {
+    it(`matches tf.fused.conv2d (same, 1x1 to 7x7, stride 1 and 2, bias, ReLU or not) ${fma ? "with relaxed-SIMD madd" : "with mul + add"}`, async () => {
       // initBackend turns relaxed SIMD on (a flag in Node 20's V8, on by default later).
       if (fma) expect(relaxedSimdAvailable()).toBe(true);
-      setConv3x3Fma(fma);
+      setConvSimdFma(fma);
       try {
-        for (const [n, h, w, c, co, relu, stride] of shapes) {
-          const err = await check(n, h, w, c, co, relu, stride);
-          // Sums of 9C products of values in [-0.5, 0.5): float32 rounding only.
-          expect(err, `${n}x${h}x${w}x${c} -> ${co} /${stride}`).toBeLessThan(1e-5);
+        for (const [n, h, w, c, co, relu, stride, k = 3] of shapes) {
+          const err = await check(n, h, w, c, co, relu, stride, k);
+          // Sums of k*k*C products of values in [-0.5, 0.5): float32 rounding only.
+          expect(err, `${n}x${h}x${w}x${c} -> ${co}, ${k}x${k}/${stride}`).toBeLessThan(1e-5);
         }
       } finally {
-        setConv3x3Fma(true);
+        setConvSimdFma(true);
       }
     });
   }
 
   it("applies only where it can (output width a multiple of 4, output channels of 8, stride 1 or 2) and can be switched off", () => {
-    expect(conv3x3Applies(8, 16)).toBe(true);
-    expect(conv3x3Applies(7, 16)).toBe(false);
-    expect(conv3x3Applies(8, 12)).toBe(false);
-    expect(conv3x3Applies(7, 16, 2)).toBe(true); // 4 output columns
-    expect(conv3x3Applies(8, 16, 2)).toBe(true);
-    expect(conv3x3Applies(12, 16, 2)).toBe(false); // 6 output columns
-    expect(conv3x3Applies(8, 16, 3)).toBe(false);
-    setConv3x3Simd(false);
-    expect(conv3x3Applies(8, 16)).toBe(false);
-    setConv3x3Simd(true);
-    expect(() => packConv3x3Filter(new Float32Array(9 * 4 * 12), 4, 12)).toThrow(/multiple of 8/);
+    expect(convSimdApplies(8, 16)).toBe(true);
+    expect(convSimdApplies(7, 16)).toBe(false);
+    expect(convSimdApplies(8, 12)).toBe(false);
+    expect(convSimdApplies(7, 16, 2)).toBe(true); // 4 output columns
+    expect(convSimdApplies(8, 16, 2)).toBe(true);
+    expect(convSimdApplies(12, 16, 2)).toBe(false); // 6 output columns
+    expect(convSimdApplies(8, 16, 3)).toBe(false);
+    setConvSimd(false);
+    expect(convSimdApplies(8, 16)).toBe(false);
+    setConvSimd(true);
+    expect(() => packConvFilter(new Float32Array(9 * 4 * 12), 3, 4, 12)).toThrow(/multiple of 8/);
+    expect(() => packConvFilter(new Float32Array(9 * 4 * 8), 5, 4, 8)).toThrow(/not \[5, 5, 4, 8\]/);
   });
 
   it("leaks no tensors", () => {
     const x = tf.zeros([1, 4, 4, 8]) as tf.Tensor4D;
-    const packed = tf.tensor1d(packConv3x3Filter(new Float32Array(9 * 8 * 8), 8, 8));
+    const packed = tf.tensor1d(packConvFilter(new Float32Array(9 * 8 * 8), 3, 8, 8));
     const bias = tf.zeros([8]) as tf.Tensor1D;
-    conv3x3Simd(x, packed, bias, true).dispose();
+    convSimd(x, packed, bias, true).dispose();
     const before = tf.memory().numTensors;
-    conv3x3Simd(x, packed, bias, true).dispose();
+    convSimd(x, packed, bias, true).dispose();
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, packed, bias]);
   });

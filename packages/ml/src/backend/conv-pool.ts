@@ -1,5 +1,5 @@
 /**
- * Helper threads for the 3x3 convolution loop (conv3x3-simd.ts) when the wasm backend runs threaded:
+ * Helper threads for the convolution loop (conv-simd.ts) when the wasm backend runs threaded:
  * its memory is then a SharedArrayBuffer, so worker threads can instantiate the same loop over the
  * same memory and take a share of the output rows. The calling thread does its own share and waits
  * (Atomics.wait; allowed on Node's main thread) until every helper reports its share done.
@@ -159,21 +159,21 @@ export class RowPool {
         Atomics.wait(hlp.ctl, DONE, done, 10_000);
       }
     }
-    if (failed) throw new Error("conv3x3 pool: a helper thread failed on its rows");
+    if (failed) throw new Error("conv loop pool: a helper thread failed on its rows");
   }
 
   private ensure(hlp: Helper, id: number): void {
     if (hlp.known.has(id)) return;
     const module = this.modules[id];
-    if (module === undefined) throw new Error(`conv3x3 pool: no module ${id}`);
+    if (module === undefined) throw new Error(`conv loop pool: no module ${id}`);
     hlp.worker.postMessage({ id, module });
     for (;;) {
       const ready = Atomics.load(hlp.ctl, READY);
       if (ready === id + 1) break;
-      if (ready === -(id + 1)) throw new Error("conv3x3 pool: a helper thread could not load the loop");
+      if (ready === -(id + 1)) throw new Error("conv loop pool: a helper thread could not load the loop");
       // The helper's event loop takes the message while it is parked in waitAsync.
       if (Atomics.wait(hlp.ctl, READY, ready, 30_000) === "timed-out") {
-        throw new Error("conv3x3 pool: a helper thread did not load the loop within 30 s");
+        throw new Error("conv loop pool: a helper thread did not load the loop within 30 s");
       }
     }
     hlp.known.add(id);

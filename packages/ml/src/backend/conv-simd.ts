@@ -1,23 +1,24 @@
 /**
- * A 3x3, stride-1, "same" convolution with bias and optional ReLU as one hand-assembled
- * WebAssembly SIMD loop, for inference (the fused plan in export/fused-inference.ts).
+ * A k x k "same" convolution (k odd, stride 1 or 2) with bias and optional ReLU as one
+ * hand-assembled WebAssembly SIMD loop, for inference (the fused plan in export/fused-inference.ts):
+ * the encoder's 3 x 3 layers, its 7 x 7 / 2 stem and its 1 x 1 / 2 shortcuts.
  *
  * Why: XNNPACK's convolution in the TF.js wasm backend runs the encoder's small-channel 3x3 layers
  * (16-64 channels) at 12-18 GFLOP/s on one core here, while a 4 x 8 register tile of wasm SIMD
  * multiply-adds runs at 19-31 GFLOP/s, and at 1.4-1.6 times that with relaxed SIMD's fused
- * multiply-add (`bench/ml-speed/micro-gemm.ts`, docs/benchmarks.md). 3x3 stride-1 layers are about
- * 78% of the 64 px encoder's arithmetic.
+ * multiply-add (`bench/ml-speed/micro-gemm.ts`, docs/benchmarks.md).
  *
- * The loop: the input is copied with a one-pixel zero border ([N, H+2, W+2, C]); for each output row it
- * computes tiles of 4 neighbouring pixels x 8 output channels in 8 f32x4 accumulators that start at
- * the bias. For one kernel row ky, the 3 x C inputs under a pixel are contiguous in NHWC (kx, then
- * channel), and so are the packed weights ([Co/8][ky][kx][ci][8]), so each kernel row is one run of
- * 3C multiply-adds: per step, 4 splat loads, 2 weight loads, 8 multiply-adds. C and Co are constants
- * of the module (one module per layer shape, cached), so every load has a static offset.
+ * The loop: the input is copied with its zero border; for each output row it computes tiles of 4
+ * output pixels x 8 output channels in 8 f32x4 accumulators that start at the bias. For one kernel
+ * row ky, the k x C inputs under an output pixel are contiguous in NHWC (kx, then channel), and so
+ * are the packed weights ([Co/8][ky][kx][ci][8]), so each kernel row is one run of kC multiply-adds:
+ * per step, 4 splat loads (the 4 pixels, stride x C apart), 2 weight loads, 8 multiply-adds. C, Co,
+ * k and the stride are constants of the module (one module per layer shape, cached), so every load
+ * has a static offset.
  */
 import { BackendWasm, getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
-import { RowPool } from "./conv3x3-pool";
+import { RowPool } from "./conv-pool";
 import {
   BR_IF,
   backendMemory,
@@ -49,7 +50,7 @@ import {
 } from "./wasm-asm";
 import { registerWasmKernel } from "./wasm-js-kernels";
 
-export const CONV3X3 = "XrayConv3x3";
+export const CONV_SIMD = "XrayConvSimd";
 
 // Parameters of `row`.
 const IN = 0; // address of the padded input row y (the top row under the kernel)
@@ -80,11 +81,9 @@ const A = 27;
 const ZERO = 28;
 const N_V128 = 12;
 
-function rowBody(c: number, co: number, stride: number, fma: boolean): number[] {
-  if (co % 8 !== 0) throw new Error("conv3x3: output channels must be a multiple of 8");
-  const run = 3 * c; // multiply-add steps per kernel row
-  // Unrolling the run 2, 4 or 8 times made the loop 1.5-2.5x slower in V8 (measured), so it is not.
-  const u = 1;
+function rowBody(c: number, co: number, k: number, stride: number, fma: boolean): number[] {
+  if (co % 8 !== 0) throw new Error("conv loop: output channels must be a multiple of 8");
+  const run = k * c; // multiply-add steps per kernel row
   const code: number[] = [];
   const addConst = (local: number, n: number) =>
     code.push(...get(local), I32_CONST, ...sleb(n), I32_ADD, ...set(local));
@@ -99,32 +98,24 @@ function rowBody(c: number, co: number, stride: number, fma: boolean): number[] 
   code.push(...get(ROWK), ...set(PA), ...get(WB), ...set(PB), I32_CONST, 0, ...set(KY));
   code.push(LOOP, VOID); // kernel rows
   code.push(...get(PA), I32_CONST, ...sleb(run * 4), I32_ADD, ...set(PA_END));
-  code.push(LOOP, VOID); // the 3C run, unrolled u times
-  for (let s = 0; s < u; s++) {
-    code.push(
-      ...get(PB),
-      ...v128LoadAt(32 * s),
-      ...set(B0),
-      ...get(PB),
-      ...v128LoadAt(32 * s + 16),
-      ...set(B1),
-    );
-    for (let r = 0; r < 4; r++) {
-      code.push(...get(PA), ...load32SplatAt(4 * (r * stride * c + s)), ...set(A));
-      for (let h = 0; h < 2; h++) {
-        const acc = ACC + 2 * r + h;
-        if (fma) code.push(...get(A), ...get(B0 + h), ...get(acc), ...F32X4_RELAXED_MADD, ...set(acc));
-        else code.push(...get(acc), ...get(A), ...get(B0 + h), ...F32X4_MUL, ...F32X4_ADD, ...set(acc));
-      }
+  // The k x C run. Unrolling it 2, 4 or 8 times made the loop 1.5-2.5x slower in V8 (measured).
+  code.push(LOOP, VOID);
+  code.push(...get(PB), ...v128LoadAt(0), ...set(B0), ...get(PB), ...v128LoadAt(16), ...set(B1));
+  for (let r = 0; r < 4; r++) {
+    code.push(...get(PA), ...load32SplatAt(4 * r * stride * c), ...set(A));
+    for (let h = 0; h < 2; h++) {
+      const acc = ACC + 2 * r + h;
+      if (fma) code.push(...get(A), ...get(B0 + h), ...get(acc), ...F32X4_RELAXED_MADD, ...set(acc));
+      else code.push(...get(acc), ...get(A), ...get(B0 + h), ...F32X4_MUL, ...F32X4_ADD, ...set(acc));
     }
   }
-  addConst(PA, 4 * u);
-  addConst(PB, 32 * u);
+  addConst(PA, 4);
+  addConst(PB, 32);
   code.push(...get(PA), ...get(PA_END), I32_NE, BR_IF, 0, END);
   // Next kernel row: one padded input row down, back to the tile's first pixel.
   code.push(...get(PA), I32_CONST, ...sleb(-run * 4), I32_ADD, ...get(ROW_BYTES), I32_ADD, ...set(PA));
   addConst(KY, 1);
-  code.push(...get(KY), I32_CONST, 3, I32_NE, BR_IF, 0, END);
+  code.push(...get(KY), I32_CONST, ...sleb(k), I32_NE, BR_IF, 0, END);
   code.push(...get(RELU), IF, VOID);
   for (let i = 0; i < 8; i++) code.push(...get(ACC + i), ...get(ZERO), ...F32X4_MAX, ...set(ACC + i));
   code.push(END);
@@ -135,7 +126,7 @@ function rowBody(c: number, co: number, stride: number, fma: boolean): number[] 
   addConst(OUTP, 4 * co * 4);
   addConst(X0, 4);
   code.push(...get(X0), ...get(W), I32_NE, BR_IF, 0, END);
-  addConst(WB, 9 * c * 32);
+  addConst(WB, k * k * c * 32);
   addConst(BB, 32);
   addConst(CB, 1);
   code.push(...get(CB), I32_CONST, ...sleb(co / 8), I32_NE, BR_IF, 0, END);
@@ -150,9 +141,10 @@ function rowBody(c: number, co: number, stride: number, fma: boolean): number[] 
 }
 
 /** The module of one layer shape; `shared` must match the backend's memory. */
-export function conv3x3ModuleBytes(
+export function convModuleBytes(
   c: number,
   co: number,
+  k: number,
   stride: number,
   fma: boolean,
   shared: boolean,
@@ -160,14 +152,14 @@ export function conv3x3ModuleBytes(
   return memoryModule(
     shared,
     Array.from({ length: N_PARAMS }, () => I32),
-    [{ name: "row", body: rowBody(c, co, stride, fma) }],
+    [{ name: "row", body: rowBody(c, co, k, stride, fma) }],
   );
 }
 
 /** Whether this engine compiles relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd). */
 let fmaAvailable: boolean | null = null;
 export function relaxedSimdAvailable(): boolean {
-  if (fmaAvailable === null) fmaAvailable = WebAssembly.validate(conv3x3ModuleBytes(4, 8, 1, true, false));
+  if (fmaAvailable === null) fmaAvailable = WebAssembly.validate(convModuleBytes(4, 8, 3, 1, true, false));
   return fmaAvailable;
 }
 
@@ -189,7 +181,7 @@ export function enableRelaxedSimd(setFlags: (flags: string) => void): boolean {
 
 let useFma = true;
 /** Prefer the fused multiply-add loop where the engine has relaxed SIMD (on by default). */
-export function setConv3x3Fma(on: boolean): void {
+export function setConvSimdFma(on: boolean): void {
   useFma = on;
 }
 
@@ -210,7 +202,7 @@ let useHelpers = true;
  * Whether the loop splits its rows over helper threads when the backend runs threaded (on, the
  * default) or runs on the calling thread only (A/B benchmarks, tests).
  */
-export function setConv3x3Helpers(on: boolean): void {
+export function setConvSimdHelpers(on: boolean): void {
   useHelpers = on;
 }
 
@@ -227,7 +219,7 @@ function stateOf(memory: WebAssembly.Memory): PerMemory {
 }
 
 /** How many helper threads the loop uses on the active wasm backend (0: the calling thread only). */
-export function conv3x3HelperThreads(): number {
+export function convSimdHelperThreads(): number {
   const backend = tf.backend();
   if (!(backend instanceof BackendWasm)) return 0;
   const memory = backendMemory(backend.wasm);
@@ -240,13 +232,14 @@ function loopFor(
   memory: WebAssembly.Memory,
   c: number,
   co: number,
+  k: number,
   stride: number,
 ): Loop | null {
   const fma = useFma && relaxedSimdAvailable();
-  const key = `${c}/${co}/${stride}/${fma}`;
+  const key = `${c}/${co}/${k}/${stride}/${fma}`;
   let loop = st.loops.get(key);
   if (loop === undefined) {
-    const bytes = conv3x3ModuleBytes(c, co, stride, fma, isShared(memory));
+    const bytes = convModuleBytes(c, co, k, stride, fma, isShared(memory));
     loop = null;
     if (WebAssembly.validate(bytes)) {
       const module = new WebAssembly.Module(bytes);
@@ -261,29 +254,33 @@ function loopFor(
   return loop;
 }
 
-/** Packs an HWIO [3, 3, C, Co] filter as [Co/8][ky][kx][ci][8] (what the loop reads). */
-export function packConv3x3Filter(filter: Float32Array, c: number, co: number): Float32Array {
-  if (co % 8 !== 0) throw new Error("conv3x3: output channels must be a multiple of 8");
-  if (filter.length !== 9 * c * co) throw new Error("conv3x3: filter is not [3, 3, C, Co]");
+/** Packs an HWIO [k, k, C, Co] filter as [Co/8][ky][kx][ci][8] (what the loop reads). */
+export function packConvFilter(filter: Float32Array, k: number, c: number, co: number): Float32Array {
+  if (co % 8 !== 0) throw new Error("conv loop: output channels must be a multiple of 8");
+  if (filter.length !== k * k * c * co) throw new Error(`conv loop: filter is not [${k}, ${k}, ${c}, ${co}]`);
   const out = new Float32Array(filter.length);
   let o = 0;
   for (let cb = 0; cb < co / 8; cb++)
-    for (let k = 0; k < 9; k++)
+    for (let t = 0; t < k * k; t++)
       for (let ci = 0; ci < c; ci++)
-        for (let l = 0; l < 8; l++) out[o++] = filter[(k * c + ci) * co + cb * 8 + l] ?? 0;
+        for (let l = 0; l < 8; l++) out[o++] = filter[(t * c + ci) * co + cb * 8 + l] ?? 0;
   return out;
 }
 
 const kernelSwitch = simdSwitch();
 /** How many convolutions the SIMD loop has run (tests check which path ran). */
-export const conv3x3SimdRuns = kernelSwitch.runs;
+export const convSimdRuns = kernelSwitch.runs;
 /** Whether the fused plan uses the SIMD loop where it applies (on) or tf.fused.conv2d (off). */
-export const setConv3x3Simd = kernelSwitch.set;
+export const setConvSimd = kernelSwitch.set;
 
 /** Output size of a "same" convolution along one axis, and the zero padding before it. */
-function sameGeometry(size: number, stride: number): { out: number; before: number; total: number } {
+function sameGeometry(
+  size: number,
+  k: number,
+  stride: number,
+): { out: number; before: number; total: number } {
   const out = Math.ceil(size / stride);
-  const total = Math.max((out - 1) * stride + 3 - size, 0);
+  const total = Math.max((out - 1) * stride + k - size, 0);
   return { out, before: Math.floor(total / 2), total };
 }
 
@@ -292,7 +289,7 @@ function sameGeometry(size: number, stride: number): { out: number; before: numb
  * the active backend: wasm with reachable memory, output channels a multiple of 8, output width a
  * multiple of 4.
  */
-export function conv3x3Applies(width: number, co: number, stride = 1): boolean {
+export function convSimdApplies(width: number, co: number, stride = 1): boolean {
   const wo = Math.ceil(width / stride);
   if (!kernelSwitch.isOn() || (stride !== 1 && stride !== 2)) return false;
   if (co % 8 !== 0 || wo % 4 !== 0 || wo === 0) return false;
@@ -300,53 +297,61 @@ export function conv3x3Applies(width: number, co: number, stride = 1): boolean {
   return backend instanceof BackendWasm && backendMemory(backend.wasm) !== null;
 }
 
-const conv3x3Kernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
+const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   const { x, filter, bias } = inputs;
-  if (!(backend instanceof BackendWasm)) throw new Error(`${CONV3X3}: not the wasm backend`);
+  if (!(backend instanceof BackendWasm)) throw new Error(`${CONV_SIMD}: not the wasm backend`);
   if (x === undefined || filter === undefined || bias === undefined)
-    throw new Error(`${CONV3X3}: x, filter, bias`);
+    throw new Error(`${CONV_SIMD}: x, filter, bias`);
   const [n = 0, h = 0, w = 0, c = 0] = x.shape;
   const stride = attrs?.stride === 2 ? 2 : 1;
-  const gh = sameGeometry(h, stride);
-  const gw = sameGeometry(w, stride);
+  const k = typeof attrs?.k === "number" ? attrs.k : 3;
+  const gh = sameGeometry(h, k, stride);
+  const gw = sameGeometry(w, k, stride);
   const ho = gh.out;
   const wo = gw.out;
   const hp = h + gh.total;
   const wp = w + gw.total;
   const co = bias.shape[0] ?? 0;
   if (x.shape.length !== 4 || h < 1 || wo < 4 || wo % 4 !== 0 || c < 1) {
-    throw new Error(`${CONV3X3}: x must be NHWC [N, H, W, C] with an output width that is a multiple of 4`);
+    throw new Error(`${CONV_SIMD}: x must be NHWC [N, H, W, C] with an output width that is a multiple of 4`);
   }
-  if (co % 8 !== 0 || tf.util.sizeFromShape(filter.shape) !== 9 * c * co) {
-    throw new Error(`${CONV3X3}: filter must be packed [3, 3, ${c}, Co] with Co a multiple of 8`);
+  if (co % 8 !== 0 || k < 1 || k % 2 !== 1 || tf.util.sizeFromShape(filter.shape) !== k * k * c * co) {
+    throw new Error(
+      `${CONV_SIMD}: filter must be packed [${k}, ${k}, ${c}, Co] with Co a multiple of 8 and k odd`,
+    );
   }
   const memory = backendMemory(backend.wasm);
   const st = memory === null ? null : stateOf(memory);
-  const loop = memory === null || st === null ? null : loopFor(st, memory, c, co, stride);
-  if (loop === null || st === null) throw new Error(`${CONV3X3}: no wasm SIMD in this engine`);
+  const loop = memory === null || st === null ? null : loopFor(st, memory, c, co, k, stride);
+  if (loop === null || st === null) throw new Error(`${CONV_SIMD}: no wasm SIMD in this engine`);
   const out = backend.makeOutput([n, ho, wo, co], "float32");
-  // The input with its zero border, copied row by row (tf.pad took 16 ms of a 44 ms layer).
-  const padded = backend.makeOutput([n, hp, wp, c], "float32");
+  // The input with its zero border, copied row by row (tf.pad took 16 ms of a 44 ms layer); read
+  // where it lies when no border is needed (the 1 x 1 / 2 shortcuts of even-sized maps).
+  const needsBorder = gh.total > 0 || gw.total > 0;
+  const padded = needsBorder ? backend.makeOutput([n, hp, wp, c], "float32") : null;
   // Views after the allocations (they can grow the heap).
-  const src = heapF32(backend, x, CONV3X3);
-  const dst = heapF32(backend, padded, CONV3X3);
-  const rowLen = wp * c;
-  const left = gw.before * c;
-  for (let b = 0; b < n; b++) {
-    const img = b * hp * rowLen;
-    dst.fill(0, img, img + gh.before * rowLen);
-    dst.fill(0, img + (gh.before + h) * rowLen, img + hp * rowLen);
-    for (let y = 0; y < h; y++) {
-      const d = img + (y + gh.before) * rowLen;
-      dst.fill(0, d, d + left);
-      dst.set(src.subarray((b * h + y) * w * c, (b * h + y + 1) * w * c), d + left);
-      dst.fill(0, d + left + w * c, d + rowLen);
+  const src = heapF32(backend, x, CONV_SIMD);
+  let xa = src.byteOffset;
+  if (padded) {
+    const dst = heapF32(backend, padded, CONV_SIMD);
+    const rowLen = wp * c;
+    const left = gw.before * c;
+    for (let b = 0; b < n; b++) {
+      const img = b * hp * rowLen;
+      dst.fill(0, img, img + gh.before * rowLen);
+      dst.fill(0, img + (gh.before + h) * rowLen, img + hp * rowLen);
+      for (let y = 0; y < h; y++) {
+        const d = img + (y + gh.before) * rowLen;
+        dst.fill(0, d, d + left);
+        dst.set(src.subarray((b * h + y) * w * c, (b * h + y + 1) * w * c), d + left);
+        dst.fill(0, d + left + w * c, d + rowLen);
+      }
     }
+    xa = dst.byteOffset;
   }
-  const xa = dst.byteOffset;
-  const fa = heapF32(backend, filter, CONV3X3).byteOffset;
-  const ba = heapF32(backend, bias, CONV3X3).byteOffset;
-  const oa = heapF32(backend, out, CONV3X3).byteOffset;
+  const fa = heapF32(backend, filter, CONV_SIMD).byteOffset;
+  const ba = heapF32(backend, bias, CONV_SIMD).byteOffset;
+  const oa = heapF32(backend, out, CONV_SIMD).byteOffset;
   const rowBytes = wp * c * 4;
   const relu = attrs?.relu ? 1 : 0;
   const own = (r0: number, r1: number) => {
@@ -359,24 +364,25 @@ const conv3x3Kernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   const job = { xa, fa, ba, oa, width: wo, rowBytes, relu, h: ho, hp, co, stride };
   if (st.pool && useHelpers && loop.id >= 0) st.pool.run(loop.id, job, n * ho, own);
   else own(0, n * ho);
-  backend.disposeData(padded.dataId);
+  if (padded) backend.disposeData(padded.dataId);
   kernelSwitch.ran();
   return out;
 };
 
 /**
- * conv2d(x, filter, stride, "same") + bias, then ReLU when `relu`, with the filter packed by
- * packConv3x3Filter; stride 1 or 2. Check conv3x3Applies first.
+ * conv2d(x, filter, stride, "same") + bias, then ReLU when `relu`, for a k x k filter (k odd) packed
+ * by packConvFilter; stride 1 or 2. Check convSimdApplies first.
  */
-export function conv3x3Simd(
+export function convSimd(
   x: tf.Tensor4D,
   packed: tf.Tensor,
   bias: tf.Tensor1D,
   relu: boolean,
   stride = 1,
+  k = 3,
 ): tf.Tensor4D {
-  registerWasmKernel(CONV3X3, conv3x3Kernel);
-  const y = tf.engine().runKernel(CONV3X3, { x, filter: packed, bias }, { relu, stride });
-  if (!(y instanceof tf.Tensor)) throw new Error(`${CONV3X3} must return one tensor`);
+  registerWasmKernel(CONV_SIMD, convSimdKernel);
+  const y = tf.engine().runKernel(CONV_SIMD, { x, filter: packed, bias }, { relu, stride, k });
+  if (!(y instanceof tf.Tensor)) throw new Error(`${CONV_SIMD} must return one tensor`);
   return y as tf.Tensor4D;
 }
