@@ -2,11 +2,14 @@
  * Where a scoring batch goes on the wasm backend: the fused inference plan beside the tfjs-layers
  * model (alternating, median ms per batch), then tf.profile of one plan batch by kernel and shape.
  *
- *   pnpm exec tsx bench/scoring/prof-plan.ts [--size 64] [--batch 64] [--threads 2]
+ *   pnpm exec tsx bench/scoring/prof-plan.ts [--size 64] [--batch 64] [--threads 2] [--helpers off] [--loop off]
+ *
+ * --helpers off: the convolution loop runs on the calling thread only; --loop off: XNNPACK only.
  */
 import os from "node:os";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
+import { setConvSimd, setConvSimdHelpers } from "../../packages/ml/src/backend/conv-simd.js";
 import { initBackend } from "../../packages/ml/src/backend/index.js";
 import { compileFusedClassifier } from "../../packages/ml/src/export/fused-inference.js";
 import { buildClassifier } from "../../packages/ml/src/models/resnet.js";
@@ -17,6 +20,8 @@ const { values } = parseArgs({
     size: { type: "string", default: "64" },
     batch: { type: "string", default: "64" },
     threads: { type: "string" },
+    helpers: { type: "string", default: "on" },
+    loop: { type: "string", default: "on" },
   },
 });
 const size = Number(values.size);
@@ -27,6 +32,8 @@ const net = buildClassifier({
   schema: { gate: { key: "abnormal", name: "Abnormal" }, findings: [] },
 });
 const x = tf.randomUniform([batch, size, size, 1]) as tf.Tensor4D;
+setConvSimdHelpers(values.helpers !== "off");
+setConvSimd(values.loop !== "off");
 const plan = compileFusedClassifier(net);
 const layers = () =>
   tf.tidy(() => embed(net.encoder, normalizeImages(x, net.config.normalization), false)).dataSync();
