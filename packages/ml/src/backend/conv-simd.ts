@@ -53,12 +53,12 @@ import { registerWasmKernel } from "./wasm-js-kernels";
 export const CONV_SIMD = "XrayConvSimd";
 
 // Parameters of `row`.
-const IN = 0; // address of the padded input row y (the top row under the kernel)
+const IN = 0; // address of the padded input row under the kernel's top row for output row y
 const WP = 1; // packed weights
 const BIAS = 2;
 const OUT = 3; // address of output row y
 const W = 4; // output width (a multiple of 4)
-const ROW_BYTES = 5; // (W + 2) * C * 4: one padded input row
+const ROW_BYTES = 5; // bytes of one padded input row
 const RELU = 6;
 const N_PARAMS = 7;
 // i32 locals
