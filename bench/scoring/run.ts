@@ -158,7 +158,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`${JSON.stringify(row)}\n`);
     process.stderr.write(
-      `${size}px: tfjs-wasm fused ${tf.toFixed(1)} img/s (without the 3x3 loop ${xnn.toFixed(1)}, layers model ${layers.toFixed(1)}), onnxruntime ${on.toFixed(1)} img/s, wasm / onnx ${(tf / on).toFixed(2)} (without the loop ${(xnn / on).toFixed(2)}), max |dp| ${maxDiff.toExponential(1)}\n`,
+      `${size}px: tfjs-wasm fused ${tf.toFixed(1)} img/s (without the SIMD conv loop ${xnn.toFixed(1)}, layers model ${layers.toFixed(1)}), onnxruntime ${on.toFixed(1)} img/s, wasm / onnx ${(tf / on).toFixed(2)} (without the loop ${(xnn / on).toFixed(2)}), max |dp| ${maxDiff.toExponential(1)}\n`,
     );
     await session.release();
     net.full.dispose();
