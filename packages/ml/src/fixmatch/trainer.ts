@@ -452,11 +452,12 @@ async function trainStep(a: {
     for (let i = 0; i < nU; i++)
       for (let k = 0; k < K; k++) {
         const c = conf[i * K + k] ?? 0.5;
-        const w = confStats
-          ? softmatchWeight(c, confStats.mean[k] ?? 0.5, confStats.variance[k] ?? 1, a.weighting?.sigmas ?? 2)
-          : c >= (a.thresholds[k] ?? DEFAULT_FIXMATCH_THRESHOLD)
-            ? 1
-            : 0;
+        const w =
+          a.weighting && confStats
+            ? softmatchWeight(c, confStats.mean[k] ?? 0.5, confStats.variance[k] ?? 1, a.weighting.sigmas)
+            : c >= (a.thresholds[k] ?? DEFAULT_FIXMATCH_THRESHOLD)
+              ? 1
+              : 0;
         mk[i * K + k] = w;
         maskRate[k] = (maskRate[k] ?? 0) + w / nU;
       }
