@@ -7,7 +7,7 @@
  * Both engines score the same decoded knee radiographs (val split of knee-oa-128, resized with sharp)
  * with probabilities + embeddings (as the worker asks), batch 64. TF.js runs twice: the fused
  * inference plan that predictImages uses (batch norm folded, ReLU fused) and the tfjs-layers model
- * (`engine: "layers"`, the path before the plan), and the plan once more with the project's 3x3
+ * (`engine: "layers"`, the path before the plan), and the plan once more with the project's SIMD
  * convolution loop switched off (XNNPACK for every convolution, the plan before that loop). The
  * repetitions alternate fused / fused without the loop / layers / onnx inside ONE process so all see
  * the same machine load; the median repetition is reported. Output:

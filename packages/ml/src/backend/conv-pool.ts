@@ -42,7 +42,6 @@ let seen = 0;
     const w = Atomics.waitAsync(ctl, ${SEQ}, seen);
     if (w.async) await w.value;
     seen = Atomics.load(ctl, ${SEQ});
-    if (seen < 0) return;
     const j = ctl.subarray(${JOB}, ${JOB + JOB_LEN});
     const [id, xa, fa, ba, oa, width, rowBytes, relu, h, hp, co, stride, r0, r1] = j;
     let ok = true;
@@ -177,14 +176,5 @@ export class RowPool {
       }
     }
     hlp.known.add(id);
-  }
-
-  /** Stops the helpers. */
-  close(): void {
-    for (const hlp of this.helpers) {
-      Atomics.store(hlp.ctl, SEQ, -1);
-      Atomics.notify(hlp.ctl, SEQ);
-      void hlp.worker.terminate();
-    }
   }
 }

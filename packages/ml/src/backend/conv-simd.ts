@@ -185,6 +185,7 @@ export function setConvSimdFma(on: boolean): void {
   useFma = on;
 }
 
+/** The module's `row` export: (in, packed weights, bias, out, output width, row bytes, relu). */
 type RowFn = (...a: number[]) => void;
 interface Loop {
   row: RowFn;
@@ -245,9 +246,7 @@ function loopFor(
       const module = new WebAssembly.Module(bytes);
       const instance = new WebAssembly.Instance(module, { e: { m: memory } });
       const row = instance.exports.row;
-      if (typeof row === "function") {
-        loop = { row: (...a: number[]) => Reflect.apply(row, undefined, a), id: st.pool?.add(module) ?? -1 };
-      }
+      if (typeof row === "function") loop = { row: row as RowFn, id: st.pool?.add(module) ?? -1 };
     }
     st.loops.set(key, loop);
   }
@@ -285,8 +284,21 @@ function sameGeometry(
 }
 
 /**
- * Whether the SIMD loop can run a 3x3 "same" convolution (stride 1 or 2) with this input width on
- * the active backend: wasm with reachable memory, output channels a multiple of 8, output width a
+ * Whether a layer's shape suits the loop: a square odd kernel ([k, k, C, Co] HWIO), equal strides
+ * of 1 or 2, "same" padding, Co a multiple of 8. The input width is checked per call
+ * (convSimdApplies).
+ */
+export function convSimdFits(kernelShape: number[], strides: number[], padding: string): boolean {
+  const [kh = 0, kw = 0, , co = 0] = kernelShape;
+  const [sh = 1, sw = sh] = strides;
+  return (
+    kh === kw && kh % 2 === 1 && sh === sw && (sh === 1 || sh === 2) && padding === "same" && co % 8 === 0
+  );
+}
+
+/**
+ * Whether the SIMD loop can run a "same" convolution (stride 1 or 2) with this input width on the
+ * active backend: wasm with reachable memory, output channels a multiple of 8, output width a
  * multiple of 4.
  */
 export function convSimdApplies(width: number, co: number, stride = 1): boolean {

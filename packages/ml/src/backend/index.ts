@@ -42,7 +42,7 @@ const NATIVE_PACKAGE: Record<"tensorflow-gpu" | "tensorflow", string> = {
 
 let chosen: Promise<BackendInfo> | null = null;
 let threadNote: string | null = null;
-/** Whether the wasm engine compiles relaxed SIMD (the 3x3 inference loop's fused multiply-add). */
+/** Whether the wasm engine compiles relaxed SIMD (the inference convolution loop's fused multiply-add). */
 let relaxedSimd = false;
 
 /**

@@ -19,7 +19,7 @@
  * else throws, naming the layer.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { convSimd, convSimdApplies, packConvFilter } from "../backend/conv-simd.js";
+import { convSimd, convSimdApplies, convSimdFits, packConvFilter } from "../backend/conv-simd.js";
 import { type ClassifierNet, EMBEDDING_LAYER, FEATURES_LAYER, HEADS_LAYER } from "../models/resnet.js";
 import { normalizeImages } from "../ssl/pretrain.js";
 import { type FoldedOp, foldGraph, opInputs } from "./layer-graph.js";
@@ -68,17 +68,10 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
       const filter = tf.tensor4d(op.conv.kernel, op.conv.kernelShape);
       const biasT = tf.tensor1d(op.conv.bias);
       owned.push(filter, biasT);
-      const [kh, kw, ci, co] = op.conv.kernelShape;
-      const [sh, sw] = pair(op.conv.strides);
-      const packed =
-        kh === kw &&
-        kh % 2 === 1 &&
-        sh === sw &&
-        (sh === 1 || sh === 2) &&
-        op.conv.padding === "same" &&
-        co % 8 === 0
-          ? tf.tensor1d(packConvFilter(op.conv.kernel, kh, ci, co))
-          : null;
+      const [k, , ci, co] = op.conv.kernelShape;
+      const packed = convSimdFits(op.conv.kernelShape, op.conv.strides, op.conv.padding)
+        ? tf.tensor1d(packConvFilter(op.conv.kernel, k, ci, co))
+        : null;
       if (packed) owned.push(packed);
       return { ...op, filter, biasT, packed };
     }
