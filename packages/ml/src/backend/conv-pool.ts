@@ -16,7 +16,8 @@ const SEQ = 0;
 const DONE = 1;
 const READY = 2;
 const JOB = 4;
-const JOB_LEN = 14;
+/** The job: module id, r0, r1, then the rest of the loop's `rows` parameters. */
+const JOB_LEN = 18;
 const CTL_INTS = JOB + JOB_LEN;
 
 /** The helper's code (plain JS, run with eval: no file to resolve from the package). */
@@ -29,7 +30,7 @@ parentPort.on("message", (m) => {
   let ok = true;
   try {
     const instance = new WebAssembly.Instance(m.module, { e: { m: memory } });
-    rows[m.id] = instance.exports.row;
+    rows[m.id] = instance.exports.rows;
   } catch {
     ok = false;
   }
@@ -43,15 +44,9 @@ let seen = 0;
     if (w.async) await w.value;
     seen = Atomics.load(ctl, ${SEQ});
     const j = ctl.subarray(${JOB}, ${JOB + JOB_LEN});
-    const [id, xa, fa, ba, oa, width, rowBytes, relu, h, hp, co, stride, r0, r1] = j;
     let ok = true;
     try {
-      const row = rows[id];
-      for (let g = r0; g < r1; g++) {
-        const b = Math.floor(g / h);
-        const y = g - b * h;
-        row(xa + (b * hp + y * stride) * rowBytes, fa, ba, oa + g * width * co * 4, width, rowBytes, relu);
-      }
+      rows[j[0]](...j.subarray(1));
     } catch {
       ok = false;
     }
@@ -60,21 +55,6 @@ let seen = 0;
   }
 })();
 `;
-
-/** One convolution: what `row` needs for output rows [r0, r1) of the N*Ho rows (h: Ho, hp: padded H). */
-export interface RowJob {
-  xa: number;
-  fa: number;
-  ba: number;
-  oa: number;
-  width: number;
-  rowBytes: number;
-  relu: number;
-  h: number;
-  hp: number;
-  co: number;
-  stride: number;
-}
 
 interface Helper {
   worker: Worker;
@@ -112,7 +92,8 @@ export class RowPool {
    * Runs rows [0, total) of one convolution: helpers take the later shares, the caller the first
    * (with `own`, its instance of the same module) and waits for all.
    */
-  run(id: number, job: RowJob, total: number, own: (r0: number, r1: number) => void): void {
+  run(id: number, job: number[], total: number, own: (r0: number, r1: number) => void): void {
+    if (job.length !== JOB_LEN - 3) throw new Error(`conv loop pool: a job has ${JOB_LEN - 3} values`);
     const parts = this.size;
     const share = Math.ceil(total / parts);
     const started: Helper[] = [];
@@ -121,25 +102,7 @@ export class RowPool {
       const r1 = Math.min(total, (k + 2) * share);
       if (r0 >= r1) return;
       this.ensure(hlp, id);
-      hlp.ctl.set(
-        [
-          id,
-          job.xa,
-          job.fa,
-          job.ba,
-          job.oa,
-          job.width,
-          job.rowBytes,
-          job.relu,
-          job.h,
-          job.hp,
-          job.co,
-          job.stride,
-          r0,
-          r1,
-        ],
-        JOB,
-      );
+      hlp.ctl.set([id, r0, r1, ...job], JOB);
       hlp.seq += 1;
       Atomics.store(hlp.ctl, SEQ, hlp.seq);
       Atomics.notify(hlp.ctl, SEQ);

@@ -108,6 +108,89 @@ describe("convolution as a wasm SIMD loop", () => {
     expect(() => packConvFilter(new Float32Array(9 * 4 * 8), 5, 4, 8)).toThrow(/not \[5, 5, 4, 8\]/);
   });
 
+  // [n, h, w, c, co, stride, k, inPad, outPad, resPad (-1: no residual), relu]
+  const bordered: Array<
+    [number, number, number, number, number, number, number, number, number, number, boolean]
+  > = [
+    [2, 8, 8, 16, 16, 1, 3, 1, 1, 1, true], // a block's second convolution: all three maps bordered
+    [1, 8, 8, 16, 16, 1, 3, 2, 0, 0, false], // a wider border than needed; residual without one
+    [2, 8, 8, 16, 32, 2, 3, 1, 1, -1, true], // strided first convolution reading a bordered map
+    [2, 8, 8, 16, 32, 2, 1, 1, 0, -1, false], // the 1 x 1 / 2 shortcut reading the same map
+    [1, 5, 12, 1, 8, 1, 3, 0, 2, 2, true], // an unbordered input (copied), bordered output and residual
+  ];
+  it("reads a bordered input in place, writes its output with a zero border, adds a residual before the ReLU", async () => {
+    for (const [n, h, w, c, co, stride, k, inPad, outPad, resPad, relu] of bordered) {
+      const label = `${n}x${h}x${w}x${c} -> ${co}, ${k}x${k}/${stride}, borders ${inPad}/${outPad}/${resPad}`;
+      const x = tf.tensor4d(rand(n * h * w * c, 5 + c), [n, h, w, c]);
+      const fw = rand(k * k * c * co, 6 + co);
+      const filter = tf.tensor4d(fw, [k, k, c, co]);
+      const bias = tf.tensor1d(rand(co, 7));
+      const packed = tf.tensor1d(packConvFilter(fw, k, c, co));
+      const [ho, wo] = [Math.ceil(h / stride), Math.ceil(w / stride)];
+      const res = resPad >= 0 ? tf.tensor4d(rand(n * ho * wo * co, 8), [n, ho, wo, co]) : undefined;
+      // The residual's border holds junk: the loop must not read it.
+      const resB =
+        res && resPad >= 0
+          ? tf.pad(
+              res,
+              [
+                [0, 0],
+                [resPad, resPad],
+                [resPad, resPad],
+                [0, 0],
+              ],
+              9,
+            )
+          : undefined;
+      const xB = tf.pad(x, [
+        [0, 0],
+        [inPad, inPad],
+        [inPad, inPad],
+        [0, 0],
+      ]);
+      // Leave junk in freed memory the output may be given.
+      tf.fill([n, ho + 2 * outPad, wo + 2 * outPad, co], 5).dispose();
+      const got = convSimd(xB as tf.Tensor4D, packed, bias, relu, stride, k, {
+        inPad,
+        outPad,
+        residual: resB as tf.Tensor4D | undefined,
+        resPad: Math.max(resPad, 0),
+      });
+      expect(got.shape, label).toEqual([n, ho + 2 * outPad, wo + 2 * outPad, co]);
+      const want = tf.tidy(() => {
+        const y = tf.add(tf.conv2d(x, filter, stride, "same"), bias);
+        const z = res ? tf.add(y, res) : y;
+        return relu ? tf.relu(z) : z;
+      });
+      const inner = tf.slice(got, [0, outPad, outPad, 0], [n, ho, wo, co]);
+      const a = await inner.data();
+      const b = await want.data();
+      let err = 0;
+      for (let i = 0; i < b.length; i++) err = Math.max(err, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
+      expect(err, label).toBeLessThan(1e-5);
+      // Everything outside the inner map is zero.
+      const all = await got.data();
+      const innerSum = (await inner.abs().sum().data())[0] ?? 0;
+      const allSum = (await got.abs().sum().data())[0] ?? 0;
+      expect(allSum - innerSum, label).toBeCloseTo(0, 3);
+      expect(all.length, label).toBe(n * (ho + 2 * outPad) * (wo + 2 * outPad) * co);
+      tf.dispose([x, filter, bias, packed, res, resB, xB, got, want, inner].filter((t) => t !== undefined));
+    }
+  });
+
+  it("refuses a border narrower than the kernel needs and a residual of the wrong shape", () => {
+    const x = tf.zeros([1, 10, 10, 8]) as tf.Tensor4D; // an 8 x 8 map with a border of 1
+    const packed = tf.tensor1d(packConvFilter(new Float32Array(25 * 8 * 8), 5, 8, 8));
+    const packed3 = tf.tensor1d(packConvFilter(new Float32Array(9 * 8 * 8), 3, 8, 8));
+    const bias = tf.zeros([8]) as tf.Tensor1D;
+    const res = tf.zeros([1, 9, 9, 8]) as tf.Tensor4D;
+    expect(() => convSimd(x, packed, bias, true, 1, 5, { inPad: 1 })).toThrow(/border \(1\) is narrower/);
+    expect(() => convSimd(x, packed3, bias, true, 1, 3, { inPad: 1, residual: res })).toThrow(
+      /residual must be \[1,8,8,8\]/,
+    );
+    tf.dispose([x, packed, packed3, bias, res]);
+  });
+
   it("leaks no tensors", () => {
     const x = tf.zeros([1, 4, 4, 8]) as tf.Tensor4D;
     const packed = tf.tensor1d(packConvFilter(new Float32Array(9 * 8 * 8), 3, 8, 8));

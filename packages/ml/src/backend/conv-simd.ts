@@ -20,8 +20,11 @@ import { BackendWasm, getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";
 import { RowPool } from "./conv-pool";
 import {
+  BLOCK,
+  BR,
   BR_IF,
   backendMemory,
+  CALL,
   END,
   F32X4_ADD,
   F32X4_MAX,
@@ -33,15 +36,22 @@ import {
   I32,
   I32_ADD,
   I32_CONST,
+  I32_DIV_U,
+  I32_GE_U,
+  I32_MUL,
   I32_NE,
+  I32_SUB,
   IF,
   isShared,
+  LOCAL_TEE,
   LOOP,
   load32SplatAt,
   memoryModule,
+  SELECT,
   set,
   simdSwitch,
   sleb,
+  uleb,
   V128,
   V128_ZERO,
   VOID,
@@ -52,33 +62,35 @@ import { registerWasmKernel } from "./wasm-js-kernels";
 
 export const CONV_SIMD = "XrayConvSimd";
 
-// Parameters of `row`.
-const IN = 0; // address of the padded input row under the kernel's top row for output row y
+// Parameters of `row` (one output row; function 0 of the module).
+const IN = 0; // address of the input row under the kernel's top row for output row y
 const WP = 1; // packed weights
 const BIAS = 2;
 const OUT = 3; // address of output row y
 const W = 4; // output width (a multiple of 4)
-const ROW_BYTES = 5; // bytes of one padded input row
+const ROW_BYTES = 5; // bytes from one input row to the next
 const RELU = 6;
-const N_PARAMS = 7;
+const RES = 7; // address of the residual's row y (added before the ReLU), or 0 for none
+const N_PARAMS = 8;
 // i32 locals
-const CB = 7;
-const WB = 8;
-const BB = 9;
-const X0 = 10;
-const PA = 11;
-const PB = 12;
-const PA_END = 13;
-const KY = 14;
-const ROWK = 15;
-const OUTP = 16;
-const N_I32 = 10;
+const CB = 8;
+const WB = 9;
+const BB = 10;
+const X0 = 11;
+const PA = 12;
+const PB = 13;
+const PA_END = 14;
+const KY = 15;
+const ROWK = 16;
+const OUTP = 17;
+const DELTA = 18; // RES - OUT
+const N_I32 = 11;
 // v128 locals
-const ACC = 17; // 8 accumulators: row r (pixel), half h (4 channels) at ACC + 2r + h
-const B0 = 25;
-const B1 = 26;
-const A = 27;
-const ZERO = 28;
+const ACC = 19; // 8 accumulators: row r (pixel), half h (4 channels) at ACC + 2r + h
+const B0 = 27;
+const B1 = 28;
+const A = 29;
+const ZERO = 30;
 const N_V128 = 12;
 
 function rowBody(c: number, co: number, k: number, stride: number, fma: boolean): number[] {
@@ -88,10 +100,11 @@ function rowBody(c: number, co: number, k: number, stride: number, fma: boolean)
   const addConst = (local: number, n: number) =>
     code.push(...get(local), I32_CONST, ...sleb(n), I32_ADD, ...set(local));
   code.push(...V128_ZERO, ...set(ZERO));
+  code.push(...get(RES), ...get(OUT), I32_SUB, ...set(DELTA));
   code.push(I32_CONST, 0, ...set(CB), ...get(WP), ...set(WB), ...get(BIAS), ...set(BB));
   code.push(LOOP, VOID); // output-channel blocks
   code.push(I32_CONST, 0, ...set(X0), ...get(IN), ...set(ROWK), ...get(OUT), ...get(CB), I32_CONST);
-  code.push(...sleb(32), 0x6c /* i32.mul */, I32_ADD, ...set(OUTP));
+  code.push(...sleb(32), I32_MUL, I32_ADD, ...set(OUTP));
   code.push(LOOP, VOID); // 4-pixel tiles along the row
   for (let r = 0; r < 4; r++)
     for (let h = 0; h < 2; h++) code.push(...get(BB), ...v128LoadAt(16 * h), ...set(ACC + 2 * r + h));
@@ -112,10 +125,19 @@ function rowBody(c: number, co: number, k: number, stride: number, fma: boolean)
   addConst(PA, 4);
   addConst(PB, 32);
   code.push(...get(PA), ...get(PA_END), I32_NE, BR_IF, 0, END);
-  // Next kernel row: one padded input row down, back to the tile's first pixel.
+  // Next kernel row: one input row down, back to the tile's first pixel.
   code.push(...get(PA), I32_CONST, ...sleb(-run * 4), I32_ADD, ...get(ROW_BYTES), I32_ADD, ...set(PA));
   addConst(KY, 1);
   code.push(...get(KY), I32_CONST, ...sleb(k), I32_NE, BR_IF, 0, END);
+  // The residual (same layout within the row as the output), then the ReLU.
+  code.push(...get(RES), IF, VOID);
+  for (let r = 0; r < 4; r++)
+    for (let h = 0; h < 2; h++) {
+      const acc = ACC + 2 * r + h;
+      code.push(...get(acc), ...get(OUTP), ...get(DELTA), I32_ADD, ...v128LoadAt(r * co * 4 + 16 * h));
+      code.push(...F32X4_ADD, ...set(acc));
+    }
+  code.push(END);
   code.push(...get(RELU), IF, VOID);
   for (let i = 0; i < 8; i++) code.push(...get(ACC + i), ...get(ZERO), ...F32X4_MAX, ...set(ACC + i));
   code.push(END);
@@ -140,7 +162,80 @@ function rowBody(c: number, co: number, k: number, stride: number, fma: boolean)
   );
 }
 
-/** The module of one layer shape; `shared` must match the backend's memory. */
+/**
+ * Parameters of `rows` (function 1): output rows [r0, r1) of the N x Ho rows of one convolution,
+ * every address from the image and row strides of three NHWC layouts that may carry a zero border
+ * (the input, the output, the residual), so a layer can read its input in place and write its
+ * output with the border the next layer needs. Both the calling thread and the helper threads
+ * (conv-pool.ts) run their shares through it.
+ */
+const ROWS_PARAMS = [
+  "r0",
+  "r1",
+  "xa", // input: top-left of the kernel window of output pixel (0, 0) of image 0
+  "inImg", // bytes per input image
+  "inRow", // bytes per input row
+  "fa",
+  "ba",
+  "oa", // output pixel (0, 0) of image 0
+  "outImg",
+  "outRow",
+  "ra", // residual pixel (0, 0) of image 0, or 0 for none
+  "resImg",
+  "resRow",
+  "ho", // output rows per image
+  "width", // output width
+  "relu",
+  "zq", // bytes of zero border to write left and right of each output row
+] as const;
+const R = Object.fromEntries(ROWS_PARAMS.map((n, i) => [n, i])) as Record<
+  (typeof ROWS_PARAMS)[number],
+  number
+>;
+const G = ROWS_PARAMS.length;
+const B = G + 1;
+const Y = G + 2;
+const OA_ROW = G + 3;
+const P = G + 4;
+const P_END = G + 5;
+
+function rowsBody(co: number, stride: number): number[] {
+  const code: number[] = [];
+  // b * img + y * row, plus a base: one address of a layout.
+  const addr = (base: number, img: number, row: number, rowTimes = 1) => {
+    code.push(...get(base), ...get(B), ...get(img), I32_MUL, I32_ADD, ...get(Y), ...get(row), I32_MUL);
+    if (rowTimes !== 1) code.push(I32_CONST, ...sleb(rowTimes), I32_MUL);
+    code.push(I32_ADD);
+  };
+  const zero = () => {
+    code.push(LOOP, VOID, ...get(P), ...V128_ZERO, ...v128StoreAt(0));
+    code.push(...get(P), I32_CONST, 16, I32_ADD, LOCAL_TEE, ...uleb(P), ...get(P_END), I32_NE, BR_IF, 0, END);
+  };
+  code.push(...get(R.r0), ...set(G));
+  code.push(BLOCK, VOID, LOOP, VOID);
+  code.push(...get(G), ...get(R.r1), I32_GE_U, BR_IF, 1);
+  code.push(...get(G), ...get(R.ho), I32_DIV_U, ...set(B));
+  code.push(...get(G), ...get(B), ...get(R.ho), I32_MUL, I32_SUB, ...set(Y));
+  addr(R.xa, R.inImg, R.inRow, stride);
+  code.push(...get(R.fa), ...get(R.ba));
+  addr(R.oa, R.outImg, R.outRow);
+  code.push(LOCAL_TEE, ...uleb(OA_ROW), ...get(R.width), ...get(R.inRow), ...get(R.relu));
+  addr(R.ra, R.resImg, R.resRow);
+  code.push(I32_CONST, 0, ...get(R.ra), SELECT);
+  code.push(CALL, 0);
+  code.push(...get(R.zq), IF, VOID);
+  code.push(...get(OA_ROW), ...get(R.zq), I32_SUB, ...set(P), ...get(OA_ROW), ...set(P_END));
+  zero();
+  code.push(...get(OA_ROW), ...get(R.width), I32_CONST, ...sleb(co * 4), I32_MUL, I32_ADD, LOCAL_TEE);
+  code.push(...uleb(P), ...get(R.zq), I32_ADD, ...set(P_END));
+  zero();
+  code.push(END);
+  code.push(...get(G), I32_CONST, 1, I32_ADD, ...set(G), BR, 0);
+  code.push(END, END, END);
+  return funcBody([[6, I32]], code);
+}
+
+/** The module of one layer shape (exports `row` and `rows`); `shared` must match the backend's memory. */
 export function convModuleBytes(
   c: number,
   co: number,
@@ -152,7 +247,10 @@ export function convModuleBytes(
   return memoryModule(
     shared,
     Array.from({ length: N_PARAMS }, () => I32),
-    [{ name: "row", body: rowBody(c, co, k, stride, fma) }],
+    [
+      { name: "row", body: rowBody(c, co, k, stride, fma) },
+      { name: "rows", body: rowsBody(co, stride), params: ROWS_PARAMS.map(() => I32) },
+    ],
   );
 }
 
@@ -185,10 +283,10 @@ export function setConvSimdFma(on: boolean): void {
   useFma = on;
 }
 
-/** The module's `row` export: (in, packed weights, bias, out, output width, row bytes, relu). */
-type RowFn = (...a: number[]) => void;
+/** The module's `rows` export: (r0, r1, then the values of ROWS_PARAMS after r1). */
+type RowsFn = (...a: number[]) => void;
 interface Loop {
-  row: RowFn;
+  rows: RowsFn;
   /** Its id in the memory's helper pool. */
   id: number;
 }
@@ -245,8 +343,8 @@ function loopFor(
     if (WebAssembly.validate(bytes)) {
       const module = new WebAssembly.Module(bytes);
       const instance = new WebAssembly.Instance(module, { e: { m: memory } });
-      const row = instance.exports.row;
-      if (typeof row === "function") loop = { row: row as RowFn, id: st.pool?.add(module) ?? -1 };
+      const rows = instance.exports.rows;
+      if (typeof rows === "function") loop = { rows: rows as RowsFn, id: st.pool?.add(module) ?? -1 };
     }
     st.loops.set(key, loop);
   }
@@ -272,15 +370,25 @@ export const convSimdRuns = kernelSwitch.runs;
 /** Whether the fused plan uses the SIMD loop where it applies (on) or tf.fused.conv2d (off). */
 export const setConvSimd = kernelSwitch.set;
 
-/** Output size of a "same" convolution along one axis, and the zero padding before it. */
-function sameGeometry(
+/** Output size of a "same" convolution along one axis, and the zero padding before and after it. */
+export function sameGeometry(
   size: number,
   k: number,
   stride: number,
-): { out: number; before: number; total: number } {
+): { out: number; before: number; after: number } {
   const out = Math.ceil(size / stride);
   const total = Math.max((out - 1) * stride + k - size, 0);
-  return { out, before: Math.floor(total / 2), total };
+  const before = Math.floor(total / 2);
+  return { out, before, after: total - before };
+}
+
+/**
+ * The zero border a map of this width needs around it for the loop to read it in place as the
+ * input of a k x k "same" convolution of this stride (the larger of the padding before and after).
+ */
+export function convSimdBorder(width: number, k: number, stride: number): number {
+  const g = sameGeometry(width, k, stride);
+  return Math.max(g.before, g.after);
 }
 
 /**
@@ -309,20 +417,31 @@ export function convSimdApplies(width: number, co: number, stride = 1): boolean 
   return backend instanceof BackendWasm && backendMemory(backend.wasm) !== null;
 }
 
+/** Where one NHWC layout with a zero border of `pad` pixels puts pixel (0, 0) and its strides. */
+function layout(base: number, h: number, w: number, c: number, pad: number) {
+  const row = (w + 2 * pad) * c * 4;
+  return { at: base + pad * row + pad * c * 4, row, img: (h + 2 * pad) * row };
+}
+
+const int = (v: unknown, d = 0) => (typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : d);
+
 const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
-  const { x, filter, bias } = inputs;
+  const { x, filter, bias, res } = inputs;
   if (!(backend instanceof BackendWasm)) throw new Error(`${CONV_SIMD}: not the wasm backend`);
   if (x === undefined || filter === undefined || bias === undefined)
     throw new Error(`${CONV_SIMD}: x, filter, bias`);
-  const [n = 0, h = 0, w = 0, c = 0] = x.shape;
   const stride = attrs?.stride === 2 ? 2 : 1;
-  const k = typeof attrs?.k === "number" ? attrs.k : 3;
+  const k = int(attrs?.k, 3);
+  const inPad = int(attrs?.inPad);
+  const outPad = int(attrs?.outPad);
+  const resPad = int(attrs?.resPad);
+  const [n = 0, ht = 0, wt = 0, c = 0] = x.shape;
+  const h = ht - 2 * inPad;
+  const w = wt - 2 * inPad;
   const gh = sameGeometry(h, k, stride);
   const gw = sameGeometry(w, k, stride);
   const ho = gh.out;
   const wo = gw.out;
-  const hp = h + gh.total;
-  const wp = w + gw.total;
   const co = bias.shape[0] ?? 0;
   if (x.shape.length !== 4 || h < 1 || wo < 4 || wo % 4 !== 0 || c < 1) {
     throw new Error(`${CONV_SIMD}: x must be NHWC [N, H, W, C] with an output width that is a multiple of 4`);
@@ -332,48 +451,85 @@ const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
       `${CONV_SIMD}: filter must be packed [${k}, ${k}, ${c}, Co] with Co a multiple of 8 and k odd`,
     );
   }
+  const border = Math.max(gh.before, gh.after, gw.before, gw.after);
+  if (inPad > 0 && inPad < border) {
+    throw new Error(
+      `${CONV_SIMD}: the input's border (${inPad}) is narrower than the ${k} x ${k} kernel needs`,
+    );
+  }
+  const resShape = [n, ho + 2 * resPad, wo + 2 * resPad, co];
+  if (res !== undefined && !tf.util.arraysEqual(res.shape, resShape)) {
+    throw new Error(`${CONV_SIMD}: the residual must be [${resShape}], got [${res.shape}]`);
+  }
   const memory = backendMemory(backend.wasm);
   const st = memory === null ? null : stateOf(memory);
   const loop = memory === null || st === null ? null : loopFor(st, memory, c, co, k, stride);
   if (loop === null || st === null) throw new Error(`${CONV_SIMD}: no wasm SIMD in this engine`);
-  const out = backend.makeOutput([n, ho, wo, co], "float32");
-  // The input with its zero border, copied row by row (tf.pad took 16 ms of a 44 ms layer); read
-  // where it lies when no border is needed (the 1 x 1 / 2 shortcuts of even-sized maps).
-  const needsBorder = gh.total > 0 || gw.total > 0;
-  const padded = needsBorder ? backend.makeOutput([n, hp, wp, c], "float32") : null;
+  const out = backend.makeOutput([n, ho + 2 * outPad, wo + 2 * outPad, co], "float32");
+  // An input without a border is copied into one, row by row (tf.pad took 16 ms of a 44 ms layer);
+  // maps the plan wrote with their border (inPad) and borderless 1 x 1 / 2 reads are read in place.
+  const padded =
+    inPad === 0 && border > 0 ? backend.makeOutput([n, h + 2 * border, w + 2 * border, c], "float32") : null;
   // Views after the allocations (they can grow the heap).
   const src = heapF32(backend, x, CONV_SIMD);
-  let xa = src.byteOffset;
+  let input = layout(src.byteOffset, h, w, c, inPad);
   if (padded) {
     const dst = heapF32(backend, padded, CONV_SIMD);
-    const rowLen = wp * c;
-    const left = gw.before * c;
+    const hp = h + 2 * border;
+    const rowLen = (w + 2 * border) * c;
+    const left = border * c;
     for (let b = 0; b < n; b++) {
       const img = b * hp * rowLen;
-      dst.fill(0, img, img + gh.before * rowLen);
-      dst.fill(0, img + (gh.before + h) * rowLen, img + hp * rowLen);
+      dst.fill(0, img, img + border * rowLen);
+      dst.fill(0, img + (border + h) * rowLen, img + hp * rowLen);
       for (let y = 0; y < h; y++) {
-        const d = img + (y + gh.before) * rowLen;
+        const d = img + (y + border) * rowLen;
         dst.fill(0, d, d + left);
         dst.set(src.subarray((b * h + y) * w * c, (b * h + y + 1) * w * c), d + left);
         dst.fill(0, d + left + w * c, d + rowLen);
       }
     }
-    xa = dst.byteOffset;
+    input = layout(dst.byteOffset, h, w, c, border);
   }
+  // The kernel window of output pixel (0, 0) starts `before` pixels up and left of input (0, 0).
+  const xa = input.at - gh.before * input.row - gw.before * c * 4;
+  const output = layout(heapF32(backend, out, CONV_SIMD).byteOffset, ho, wo, co, outPad);
+  if (outPad > 0) {
+    // The top and bottom border rows; `rows` writes the left and right ones.
+    const o = heapF32(backend, out, CONV_SIMD);
+    const rowLen = (wo + 2 * outPad) * co;
+    const hot = ho + 2 * outPad;
+    for (let b = 0; b < n; b++) {
+      o.fill(0, b * hot * rowLen, (b * hot + outPad) * rowLen);
+      o.fill(0, (b * hot + outPad + ho) * rowLen, (b + 1) * hot * rowLen);
+    }
+  }
+  const residual =
+    res === undefined
+      ? { at: 0, row: 0, img: 0 }
+      : layout(heapF32(backend, res, CONV_SIMD).byteOffset, ho, wo, co, resPad);
   const fa = heapF32(backend, filter, CONV_SIMD).byteOffset;
   const ba = heapF32(backend, bias, CONV_SIMD).byteOffset;
-  const oa = heapF32(backend, out, CONV_SIMD).byteOffset;
-  const rowBytes = wp * c * 4;
   const relu = attrs?.relu ? 1 : 0;
-  const own = (r0: number, r1: number) => {
-    for (let g = r0; g < r1; g++) {
-      const b = Math.floor(g / ho);
-      const y = g - b * ho;
-      loop.row(xa + (b * hp + y * stride) * rowBytes, fa, ba, oa + g * wo * co * 4, wo, rowBytes, relu);
-    }
-  };
-  const job = { xa, fa, ba, oa, width: wo, rowBytes, relu, h: ho, hp, co, stride };
+  // ROWS_PARAMS after r0, r1.
+  const job = [
+    xa,
+    input.img,
+    input.row,
+    fa,
+    ba,
+    output.at,
+    output.img,
+    output.row,
+    residual.at,
+    residual.img,
+    residual.row,
+    ho,
+    wo,
+    relu,
+    outPad * co * 4,
+  ];
+  const own = (r0: number, r1: number) => loop.rows(r0, r1, ...job);
   if (st.pool && useHelpers && loop.id >= 0) st.pool.run(loop.id, job, n * ho, own);
   else own(0, n * ho);
   if (padded) backend.disposeData(padded.dataId);
@@ -381,9 +537,21 @@ const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   return out;
 };
 
+/** Zero borders of the loop's input, output and residual maps, in pixels (0: none). */
+export interface ConvSimdBorders {
+  /** The border `x` carries (the map inside it is the convolution's input). */
+  inPad?: number;
+  /** The border to write around the output (zeros), for a next layer to read it in place. */
+  outPad?: number;
+  /** Added to the output before the ReLU: [N, Ho + 2 resPad, Wo + 2 resPad, Co]. */
+  residual?: tf.Tensor4D;
+  resPad?: number;
+}
+
 /**
- * conv2d(x, filter, stride, "same") + bias, then ReLU when `relu`, for a k x k filter (k odd) packed
- * by packConvFilter; stride 1 or 2. Check convSimdApplies first.
+ * conv2d(x, filter, stride, "same") + bias (+ residual), then ReLU when `relu`, for a k x k filter
+ * (k odd) packed by packConvFilter; stride 1 or 2. Check convSimdApplies first. With `borders`, the
+ * maps carry zero borders (see ConvSimdBorders); the output is then [N, Ho + 2 outPad, ...].
  */
 export function convSimd(
   x: tf.Tensor4D,
@@ -392,9 +560,13 @@ export function convSimd(
   relu: boolean,
   stride = 1,
   k = 3,
+  borders: ConvSimdBorders = {},
 ): tf.Tensor4D {
   registerWasmKernel(CONV_SIMD, convSimdKernel);
-  const y = tf.engine().runKernel(CONV_SIMD, { x, filter: packed, bias }, { relu, stride, k });
+  const { residual, inPad = 0, outPad = 0, resPad = 0 } = borders;
+  const inputs: tf.NamedTensorMap = { x, filter: packed, bias };
+  if (residual) inputs.res = residual;
+  const y = tf.engine().runKernel(CONV_SIMD, inputs, { relu, stride, k, inPad, outPad, resPad });
   if (!(y instanceof tf.Tensor)) throw new Error(`${CONV_SIMD} must return one tensor`);
   return y as tf.Tensor4D;
 }

@@ -12,6 +12,7 @@ import {
   I32_ADD,
   I32_CONST,
   I32_GE_U,
+  I32_MUL,
   I32_SUB,
   IF,
   isShared,
@@ -48,7 +49,6 @@ import {
 // Instructions this module needs beyond wasm-asm.ts.
 const I32_LT_S = 0x48;
 const I32_GT_S = 0x4a;
-const I32_MUL = 0x6c;
 const LOCAL_TEE = 0x22;
 const F32_LOAD = [0x2a, 2, 0]; // align 2^2, offset 0
 const F32_STORE = [0x38, 2, 0];

@@ -29,6 +29,36 @@ for (const stride of [1, 2]) {
   for (let i = 0; i < want.length; i++)
     loopError = Math.max(loopError, Math.abs((got[i] ?? 0) - (want[i] ?? 0)));
 }
+// Bordered maps and a residual (what the fused plan passes), split over the helpers the same way.
+{
+  const xB = tf.pad(x8, [
+    [0, 0],
+    [1, 1],
+    [1, 1],
+    [0, 0],
+  ]) as tf.Tensor4D;
+  const res = tf.tensor4d(
+    Float32Array.from({ length: 2 * 9 * 8 * 8 }, (_, i) => Math.sin(3 * i)),
+    [2, 9, 8, 8],
+  );
+  const resB = tf.pad(
+    res,
+    [
+      [0, 0],
+      [2, 2],
+      [2, 2],
+      [0, 0],
+    ],
+    5,
+  ) as tf.Tensor4D;
+  const got = convSimd(xB, packed, bias, true, 1, 3, { inPad: 1, outPad: 1, residual: resB, resPad: 2 });
+  const inner = tf.slice(got, [0, 1, 1, 0], [2, 9, 8, 8]).dataSync();
+  const want = tf.relu(tf.add(tf.conv2d(x8, w, 1, "same"), res)).dataSync();
+  for (let i = 0; i < want.length; i++)
+    loopError = Math.max(loopError, Math.abs((inner[i] ?? 0) - (want[i] ?? 0)));
+  const border = (tf.sub(got.abs().sum(), tf.tensor(inner).abs().sum()).dataSync()[0] ?? 1) / 100;
+  loopError = Math.max(loopError, Math.abs(border));
+}
 process.stdout.write(
   `${JSON.stringify({ detail: info.detail, values: Array.from(y.dataSync()), loopError, helpers: convSimdHelperThreads() })}\n`,
 );

@@ -62,6 +62,9 @@ export const I32_NE = 0x47;
 export const I32_ADD = 0x6a;
 export const I32_SUB = 0x6b;
 export const I32_GE_U = 0x4f;
+export const I32_MUL = 0x6c;
+export const I32_DIV_U = 0x6e;
+export const CALL = 0x10;
 export const SELECT = 0x1b;
 export const BLOCK = 0x02;
 export const IF = 0x04;
@@ -112,18 +115,19 @@ export function funcBody(locals: Array<[number, number]>, code: number[]): numbe
 
 /**
  * A module that imports "e"."m", a memory (shared for the threaded backend's), and exports
- * functions of one type (params, no results). `bodies` come from funcBody.
+ * functions with no results: each takes `params` unless it names its own. `bodies` come from
+ * funcBody; function k is export k (what `call` takes).
  */
 export function memoryModule(
   shared: boolean,
   params: number[],
-  exports: Array<{ name: string; body: number[] }>,
+  exports: Array<{ name: string; body: number[]; params?: number[] }>,
 ): Uint8Array<ArrayBuffer> {
-  const type = section(1, vec([[0x60, ...vec(params.map((t) => [t])), 0]]));
+  const type = section(1, vec(exports.map((e) => [0x60, ...vec((e.params ?? params).map((t) => [t])), 0])));
   // Import "e"."m": a memory of at least 0 pages; a shared one needs a maximum (4 GiB here).
   const limits = shared ? [0x03, 0, ...uleb(65536)] : [0x00, 0];
   const imports = section(2, vec([[...str("e"), ...str("m"), 0x02, ...limits]]));
-  const funcs = section(3, vec(exports.map(() => [0])));
+  const funcs = section(3, vec(exports.map((_, k) => uleb(k))));
   const exportSection = section(7, vec(exports.map((e, k) => [...str(e.name), 0x00, ...uleb(k)])));
   const code = section(10, vec(exports.map((e) => e.body)));
   return new Uint8Array([

@@ -35,6 +35,9 @@ describe("fused inference plan", () => {
       encoder: { inputSize: 64, width: 8, blocks: [1, 1, 1], stem: "large" as const },
       simd: 9,
     },
+    // 40 and 20 px wide maps run the loop (with borders and fused Adds), the 10 px third stage
+    // falls back to XNNPACK and gets plain maps.
+    { label: "mixed: loop, then XNNPACK", encoder: { inputSize: 40, width: 8, blocks: [1, 1, 1] }, simd: 6 },
     // 25, 13 and 7 px wide maps: no output width is a multiple of 4, so XNNPACK runs them all.
     {
       label: "large stem + max-pool, odd maps, 2 blocks",
@@ -56,6 +59,21 @@ describe("fused inference plan", () => {
       const runs = convSimdRuns();
       const out = plan.run(x);
       expect(convSimdRuns() - runs).toBe(c.simd);
+      // Where every convolution runs the loop, the residual Adds and their ReLUs run inside it, and
+      // no map is padded or cropped on the way: the only other kernels are the input's
+      // normalization, the max-pool, the mean and the heads.
+      const prof = await tf.profile(() => {
+        const o = plan.run(x);
+        tf.dispose([o.embedding, o.logits]);
+      });
+      const mapKernels = prof.kernels
+        .filter((k) => !k.name.endsWith("__op") && (k.outputShapes[0]?.length ?? 0) === 4)
+        .map((k) => k.name);
+      const adds = mapKernels.filter((n) => n === "Add" || n === "Relu").length;
+      if (c.simd === 9) {
+        expect(adds).toBe(0);
+        expect(mapKernels.filter((n) => /Pad|Slice/.test(n))).toEqual([]);
+      } else expect(adds).toBeGreaterThan(0);
       // Only the two outputs stay alive; every intermediate is released.
       expect(tf.memory().numTensors).toBe(before + 2);
       expect(out.embedding.shape).toEqual(refEmb.shape);

@@ -12,14 +12,24 @@
  *
  * On wasm, "same" convolutions of stride 1 or 2 with an odd square kernel (every convolution of the
  * encoder) run as the project's SIMD loop (backend/conv-simd.ts) where the output width is a
- * multiple of 4 and the output channels of 8; everything else as TF.js kernels.
+ * multiple of 4 and the output channels of 8; everything else as TF.js kernels. Between loop
+ * layers, maps carry the zero border their readers need (written by the loop as it writes the map,
+ * so no layer copies its input into a padded buffer), and a residual Add (+ ReLU) whose last input
+ * comes from a loop convolution is done in that convolution's output stage. Borders and fusion
+ * are decided per batch from the maps' widths, so a layer that falls back to TF.js gets plain maps.
  *
  * Supported layers: those of buildClassifier: InputLayer, Conv2D (+ BatchNormalization, + ReLU),
  * ReLU, Add, MaxPooling2D, GlobalAveragePooling2D, Dropout (identity), Dense (linear). Anything
  * else throws, naming the layer.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { convSimd, convSimdApplies, convSimdFits, packConvFilter } from "../backend/conv-simd.js";
+import {
+  convSimd,
+  convSimdApplies,
+  convSimdBorder,
+  convSimdFits,
+  packConvFilter,
+} from "../backend/conv-simd.js";
 import { type ClassifierNet, EMBEDDING_LAYER, FEATURES_LAYER, HEADS_LAYER } from "../models/resnet.js";
 import { normalizeImages } from "../ssl/pretrain.js";
 import { type FoldedOp, foldGraph, opInputs } from "./layer-graph.js";
@@ -90,29 +100,128 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
     for (const name of opInputs(s)) lastUse.set(name, i);
   });
   const keep = new Set([embName, logitsName]);
+  // Residual fusion: an Add of two maps whose later-computed input is a loop-shaped convolution
+  // without ReLU that nothing else reads is done by that convolution (the other input is ready).
+  const producer = new Map<string, number>();
+  steps.forEach((s, i) => {
+    producer.set(s.name, i);
+  });
+  const readers = new Map<string, number>();
+  for (const s of steps) for (const name of opInputs(s)) readers.set(name, (readers.get(name) ?? 0) + 1);
+  /** Conv step index -> the Add it can do: its index, the other input, and the Add's ReLU. */
+  const fusable = new Map<number, { add: number; residual: string; relu: boolean }>();
+  steps.forEach((s, i) => {
+    if (s.kind !== "add" || s.inputs.length !== 2 || keep.has(s.name)) return;
+    const [a = "", b = ""] = s.inputs;
+    const [pa = -1, pb = -1] = [producer.get(a), producer.get(b)];
+    const [convName, residual, at] = pa > pb ? [a, b, pa] : [b, a, pb];
+    const conv = steps[at];
+    if (conv?.kind !== "conv" || !conv.packed || conv.relu || readers.get(convName) !== 1) return;
+    if (keep.has(convName)) return;
+    fusable.set(at, { add: i, residual, relu: s.relu });
+  });
+  /** Who reads each map: the step and whether as a fused residual. */
+  const readersOf = new Map<string, Array<{ step: number; residual: boolean }>>();
+  steps.forEach((s, i) => {
+    for (const name of opInputs(s)) {
+      const list = readersOf.get(name) ?? [];
+      list.push({ step: i, residual: false });
+      readersOf.set(name, list);
+    }
+  });
+  for (const [conv, f] of fusable) {
+    const list = readersOf.get(f.residual) ?? [];
+    // The Add reads it either way; as a fused residual, the convolution reads it.
+    list.push({ step: conv, residual: true });
+    readersOf.set(f.residual, list);
+  }
+  /** Whether conv step `i` runs the loop on an input of this width. */
+  const loopRuns = (i: number, width: number): boolean => {
+    const s = steps[i];
+    return (
+      s?.kind === "conv" &&
+      s.packed !== null &&
+      convSimdApplies(width, s.conv.kernelShape[3] ?? 0, s.conv.strides[0] ?? 1)
+    );
+  };
+  /**
+   * The zero border to write around a loop convolution's output map (h x w): the widest any loop
+   * reader needs, or none when a TF.js kernel reads it too (the fused Add only counts as its
+   * residual when that convolution runs the loop).
+   */
+  const borderFor = (name: string, h: number, w: number): number => {
+    let border = 0;
+    for (const r of readersOf.get(name) ?? []) {
+      const s = steps[r.step];
+      if (s?.kind === "add" && [...fusable.values()].some((f) => f.add === r.step && f.residual === name)) {
+        continue; // decided by the residual entry of the fused convolution
+      }
+      if (r.residual) {
+        if (s?.kind !== "conv") return 0;
+        const stride = s.conv.strides[0] ?? 1;
+        // The convolution's output is w wide, like its residual; its input w x stride (or one less).
+        if (!loopRuns(r.step, w * stride)) return 0;
+        continue;
+      }
+      if (s?.kind !== "conv" || !loopRuns(r.step, w)) return 0;
+      const k = s.conv.kernelShape[0] ?? 1;
+      const stride = s.conv.strides[0] ?? 1;
+      border = Math.max(border, convSimdBorder(w, k, stride), convSimdBorder(h, k, stride));
+    }
+    return border;
+  };
   const norm = net.config.normalization;
   return {
     run(x) {
       return tf.tidy(() => {
         const values = new Map<string, tf.Tensor>();
+        /** Zero border (pixels) around each map that has one; maps not listed have none. */
+        const borders = new Map<string, number>();
         values.set(inputName, normalizeImages(x, norm));
         const get = (name: string): tf.Tensor => {
           const v = values.get(name);
           if (!v) throw new Error(`${WHO}: ${name} was not computed`);
           return v;
         };
+        /** A map without its border (for TF.js kernels). */
+        const plain = (name: string): tf.Tensor => {
+          const v = get(name);
+          const b = borders.get(name) ?? 0;
+          if (b === 0) return v;
+          const [n = 0, h = 0, w = 0, c = 0] = v.shape;
+          return tf.slice(v, [0, b, b, 0], [n, h - 2 * b, w - 2 * b, c]);
+        };
+        /** Adds whose convolution did them; their step only releases inputs. */
+        const done = new Set<number>();
         steps.forEach((s, i) => {
-          let y: tf.Tensor;
+          let y: tf.Tensor | null = null;
+          let name = s.name;
           switch (s.kind) {
             case "conv": {
-              const x = get(s.input) as tf.Tensor4D;
+              const xIn = get(s.input) as tf.Tensor4D;
+              const inPad = borders.get(s.input) ?? 0;
+              const [, h0 = 0, w0 = 0] = xIn.shape;
+              const [h, w] = [h0 - 2 * inPad, w0 - 2 * inPad];
               const stride = s.conv.strides[0] ?? 1;
-              if (s.packed && convSimdApplies(x.shape[2], s.conv.kernelShape[3], stride)) {
-                y = convSimd(x, s.packed, s.biasT, s.relu, stride, s.conv.kernelShape[0]);
+              const k = s.conv.kernelShape[0] ?? 1;
+              if (s.packed && loopRuns(i, w)) {
+                const fuse = fusable.get(i);
+                const [ho, wo] = [Math.ceil(h / stride), Math.ceil(w / stride)];
+                if (fuse) name = steps[fuse.add]?.name ?? name;
+                const outPad = borderFor(name, ho, wo);
+                const residual = fuse ? (get(fuse.residual) as tf.Tensor4D) : undefined;
+                y = convSimd(xIn, s.packed, s.biasT, fuse ? fuse.relu : s.relu, stride, k, {
+                  inPad,
+                  outPad,
+                  residual,
+                  resPad: fuse ? (borders.get(fuse.residual) ?? 0) : 0,
+                });
+                if (fuse) done.add(fuse.add);
+                if (outPad > 0) borders.set(name, outPad);
                 break;
               }
               y = tf.fused.conv2d({
-                x,
+                x: plain(s.input) as tf.Tensor4D,
                 filter: s.filter,
                 strides: pair(s.conv.strides),
                 pad: s.conv.padding,
@@ -122,32 +231,33 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
               break;
             }
             case "add": {
-              let acc = get(s.inputs[0] ?? "");
-              for (const name of s.inputs.slice(1)) acc = tf.add(acc, get(name));
+              if (done.has(i)) break;
+              let acc = plain(s.inputs[0] ?? "");
+              for (const name of s.inputs.slice(1)) acc = tf.add(acc, plain(name));
               y = s.relu ? tf.relu(acc) : acc;
               break;
             }
             case "relu":
-              y = tf.relu(get(s.input));
+              y = tf.relu(plain(s.input));
               break;
             case "maxpool":
-              y = tf.maxPool(get(s.input) as tf.Tensor4D, pair(s.pool), pair(s.strides), s.padding);
+              y = tf.maxPool(plain(s.input) as tf.Tensor4D, pair(s.pool), pair(s.strides), s.padding);
               break;
             case "mean":
-              y = tf.mean(get(s.input), [1, 2]);
+              y = tf.mean(plain(s.input), [1, 2]);
               break;
             case "dense":
-              y = tf.add(tf.matMul(get(s.input) as tf.Tensor2D, s.kernelT), s.biasT);
+              y = tf.add(tf.matMul(plain(s.input) as tf.Tensor2D, s.kernelT), s.biasT);
               break;
           }
-          values.set(s.name, y);
-          for (const name of opInputs(s)) {
-            if (lastUse.get(name) !== i || keep.has(name)) continue;
-            values.get(name)?.dispose();
-            values.delete(name);
+          if (y !== null) values.set(name, y);
+          for (const input of opInputs(s)) {
+            if (lastUse.get(input) !== i || keep.has(input)) continue;
+            values.get(input)?.dispose();
+            values.delete(input);
           }
         });
-        return { embedding: get(embName) as tf.Tensor2D, logits: get(logitsName) as tf.Tensor2D };
+        return { embedding: plain(embName) as tf.Tensor2D, logits: plain(logitsName) as tf.Tensor2D };
       });
     },
     dispose() {
