@@ -178,6 +178,32 @@ describe("convolution as a wasm SIMD loop", () => {
     }
   });
 
+  it("scales and shifts an unbordered input as it copies it (the plan's input normalization); the border stays zero", async () => {
+    // [h, w, c, k, stride]: odd row lengths exercise the copy's scalar tail.
+    for (const [h, w, c, k, stride] of [
+      [9, 8, 1, 3, 1],
+      [16, 16, 1, 7, 2],
+      [6, 7, 3, 3, 2],
+      [4, 8, 2, 1, 1],
+    ] as const) {
+      const x = tf.tensor4d(rand(2 * h * w * c, 11), [2, h, w, c]);
+      const fw = rand(k * k * c * 8, 12);
+      const filter = tf.tensor4d(fw, [k, k, c, 8]);
+      const bias = tf.tensor1d(rand(8, 13));
+      const packed = tf.tensor1d(packConvFilter(fw, k, c, 8));
+      const got = convSimd(x, packed, bias, false, stride, k, { inScale: 1 / 0.21, inShift: -0.45 / 0.21 });
+      const want = tf.tidy(() =>
+        tf.add(tf.conv2d(tf.div(tf.sub(x, 0.45), 0.21) as tf.Tensor4D, filter, stride, "same"), bias),
+      );
+      const a = await got.data();
+      const b = await want.data();
+      let err = 0;
+      for (let i = 0; i < b.length; i++) err = Math.max(err, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
+      expect(err, `${h}x${w}x${c}, ${k}x${k}/${stride}`).toBeLessThan(1e-4);
+      tf.dispose([x, filter, bias, packed, got, want]);
+    }
+  });
+
   it("refuses a border narrower than the kernel needs and a residual of the wrong shape", () => {
     const x = tf.zeros([1, 10, 10, 8]) as tf.Tensor4D; // an 8 x 8 map with a border of 1
     const packed = tf.tensor1d(packConvFilter(new Float32Array(25 * 8 * 8), 5, 8, 8));

@@ -26,10 +26,16 @@ import {
   backendMemory,
   CALL,
   END,
+  F32,
+  F32_ADD,
+  F32_LOAD,
+  F32_MUL,
+  F32_STORE,
   F32X4_ADD,
   F32X4_MAX,
   F32X4_MUL,
   F32X4_RELAXED_MADD,
+  F32X4_SPLAT,
   funcBody,
   get,
   heapF32,
@@ -37,6 +43,7 @@ import {
   I32_ADD,
   I32_CONST,
   I32_DIV_U,
+  I32_EQ,
   I32_GE_U,
   I32_MUL,
   I32_NE,
@@ -235,7 +242,73 @@ function rowsBody(co: number, stride: number): number[] {
   return funcBody([[6, I32]], code);
 }
 
-/** The module of one layer shape (exports `row` and `rows`); `shared` must match the backend's memory. */
+// Parameters of `copy` (function 2): rows of an unbordered map into a bordered one, as x * scale + shift.
+const C_SRC = 0; // first source row (rows are contiguous)
+const C_DST = 1; // where the first row goes
+const C_ROWS = 2;
+const C_N4 = 3; // whole f32x4 per row
+const C_TAIL = 4; // floats left over per row (0-3)
+const C_DROW = 5; // bytes from one destination row to the next
+const C_SCALE = 6; // f32
+const C_SHIFT = 7; // f32
+const C_Y = 8;
+const C_I = 9;
+const C_D = 10;
+const C_VS = 11;
+const C_VB = 12;
+
+function copyBody(): number[] {
+  const code: number[] = [];
+  const inc = (local: number, n: number) =>
+    code.push(...get(local), I32_CONST, ...sleb(n), I32_ADD, ...set(local));
+  code.push(...get(C_SCALE), ...F32X4_SPLAT, ...set(C_VS), ...get(C_SHIFT), ...F32X4_SPLAT, ...set(C_VB));
+  code.push(I32_CONST, 0, ...set(C_Y), BLOCK, VOID, LOOP, VOID);
+  code.push(...get(C_Y), ...get(C_ROWS), I32_EQ, BR_IF, 1);
+  code.push(...get(C_DST), ...set(C_D), I32_CONST, 0, ...set(C_I), BLOCK, VOID, LOOP, VOID);
+  code.push(...get(C_I), ...get(C_N4), I32_EQ, BR_IF, 1);
+  code.push(
+    ...get(C_D),
+    ...get(C_SRC),
+    ...v128LoadAt(0),
+    ...get(C_VS),
+    ...F32X4_MUL,
+    ...get(C_VB),
+    ...F32X4_ADD,
+  );
+  code.push(...v128StoreAt(0));
+  inc(C_SRC, 16);
+  inc(C_D, 16);
+  inc(C_I, 1);
+  code.push(BR, 0, END, END);
+  code.push(I32_CONST, 0, ...set(C_I), BLOCK, VOID, LOOP, VOID);
+  code.push(...get(C_I), ...get(C_TAIL), I32_EQ, BR_IF, 1);
+  code.push(
+    ...get(C_D),
+    ...get(C_SRC),
+    ...F32_LOAD,
+    ...get(C_SCALE),
+    F32_MUL,
+    ...get(C_SHIFT),
+    F32_ADD,
+    ...F32_STORE,
+  );
+  inc(C_SRC, 4);
+  inc(C_D, 4);
+  inc(C_I, 1);
+  code.push(BR, 0, END, END);
+  code.push(...get(C_DST), ...get(C_DROW), I32_ADD, ...set(C_DST));
+  inc(C_Y, 1);
+  code.push(BR, 0, END, END, END);
+  return funcBody(
+    [
+      [3, I32],
+      [2, V128],
+    ],
+    code,
+  );
+}
+
+/** The module of one layer shape (exports `row`, `rows` and `copy`); `shared` must match the backend's memory. */
 export function convModuleBytes(
   c: number,
   co: number,
@@ -250,6 +323,7 @@ export function convModuleBytes(
     [
       { name: "row", body: rowBody(c, co, k, stride, fma) },
       { name: "rows", body: rowsBody(co, stride), params: ROWS_PARAMS.map(() => I32) },
+      { name: "copy", body: copyBody(), params: [I32, I32, I32, I32, I32, I32, F32, F32] },
     ],
   );
 }
@@ -285,8 +359,11 @@ export function setConvSimdFma(on: boolean): void {
 
 /** The module's `rows` export: (r0, r1, then the values of ROWS_PARAMS after r1). */
 type RowsFn = (...a: number[]) => void;
+/** The module's `copy` export: (src, dst, rows, f32x4 per row, tail floats, dst row bytes, scale, shift). */
+type CopyFn = (...a: number[]) => void;
 interface Loop {
   rows: RowsFn;
+  copy: CopyFn;
   /** Its id in the memory's helper pool. */
   id: number;
 }
@@ -343,8 +420,10 @@ function loopFor(
     if (WebAssembly.validate(bytes)) {
       const module = new WebAssembly.Module(bytes);
       const instance = new WebAssembly.Instance(module, { e: { m: memory } });
-      const rows = instance.exports.rows;
-      if (typeof rows === "function") loop = { rows: rows as RowsFn, id: st.pool?.add(module) ?? -1 };
+      const { rows, copy } = instance.exports;
+      if (typeof rows === "function" && typeof copy === "function") {
+        loop = { rows: rows as RowsFn, copy: copy as CopyFn, id: st.pool?.add(module) ?? -1 };
+      }
     }
     st.loops.set(key, loop);
   }
@@ -466,30 +545,28 @@ const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   const loop = memory === null || st === null ? null : loopFor(st, memory, c, co, k, stride);
   if (loop === null || st === null) throw new Error(`${CONV_SIMD}: no wasm SIMD in this engine`);
   const out = backend.makeOutput([n, ho + 2 * outPad, wo + 2 * outPad, co], "float32");
-  // An input without a border is copied into one, row by row (tf.pad took 16 ms of a 44 ms layer);
-  // maps the plan wrote with their border (inPad) and borderless 1 x 1 / 2 reads are read in place.
-  const padded =
-    inPad === 0 && border > 0 ? backend.makeOutput([n, h + 2 * border, w + 2 * border, c], "float32") : null;
+  // An input without a border is copied into one (tf.pad took 16 ms of a 44 ms layer), scaled and
+  // shifted on the way when asked (the plan's input normalization); maps the plan wrote with their
+  // border (inPad) and borderless 1 x 1 / 2 reads are read in place.
+  const scale = typeof attrs?.inScale === "number" ? attrs.inScale : 1;
+  const shift = typeof attrs?.inShift === "number" ? attrs.inShift : 0;
+  const affine = scale !== 1 || shift !== 0;
+  if (affine && inPad > 0)
+    throw new Error(`${CONV_SIMD}: inScale / inShift apply to an unbordered input only`);
+  const copied = inPad === 0 && (border > 0 || affine);
+  const padded = copied ? backend.makeOutput([n, h + 2 * border, w + 2 * border, c], "float32") : null;
   // Views after the allocations (they can grow the heap).
   const src = heapF32(backend, x, CONV_SIMD);
   let input = layout(src.byteOffset, h, w, c, inPad);
   if (padded) {
     const dst = heapF32(backend, padded, CONV_SIMD);
-    const hp = h + 2 * border;
-    const rowLen = (w + 2 * border) * c;
-    const left = border * c;
-    for (let b = 0; b < n; b++) {
-      const img = b * hp * rowLen;
-      dst.fill(0, img, img + border * rowLen);
-      dst.fill(0, img + (border + h) * rowLen, img + hp * rowLen);
-      for (let y = 0; y < h; y++) {
-        const d = img + (y + border) * rowLen;
-        dst.fill(0, d, d + left);
-        dst.set(src.subarray((b * h + y) * w * c, (b * h + y + 1) * w * c), d + left);
-        dst.fill(0, d + left + w * c, d + rowLen);
-      }
-    }
+    if (border > 0) dst.fill(0);
     input = layout(dst.byteOffset, h, w, c, border);
+    const rowFloats = w * c;
+    for (let b = 0; b < n; b++) {
+      const from = src.byteOffset + b * h * rowFloats * 4;
+      loop.copy(from, input.at + b * input.img, h, rowFloats >> 2, rowFloats & 3, input.row, scale, shift);
+    }
   }
   // The kernel window of output pixel (0, 0) starts `before` pixels up and left of input (0, 0).
   const xa = input.at - gh.before * input.row - gw.before * c * 4;
@@ -546,6 +623,9 @@ export interface ConvSimdBorders {
   /** Added to the output before the ReLU: [N, Ho + 2 resPad, Wo + 2 resPad, Co]. */
   residual?: tf.Tensor4D;
   resPad?: number;
+  /** The input is read as x * inScale + inShift (with `inPad` 0; its zero border stays zero). */
+  inScale?: number;
+  inShift?: number;
 }
 
 /**
@@ -566,7 +646,9 @@ export function convSimd(
   const { residual, inPad = 0, outPad = 0, resPad = 0 } = borders;
   const inputs: tf.NamedTensorMap = { x, filter: packed, bias };
   if (residual) inputs.res = residual;
-  const y = tf.engine().runKernel(CONV_SIMD, inputs, { relu, stride, k, inPad, outPad, resPad });
+  const { inScale = 1, inShift = 0 } = borders;
+  const attrs = { relu, stride, k, inPad, outPad, resPad, inScale, inShift };
+  const y = tf.engine().runKernel(CONV_SIMD, inputs, attrs);
   if (!(y instanceof tf.Tensor)) throw new Error(`${CONV_SIMD} must return one tensor`);
   return y as tf.Tensor4D;
 }

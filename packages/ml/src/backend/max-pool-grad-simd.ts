@@ -5,6 +5,9 @@ import {
   BR,
   BR_IF,
   END,
+  F32_ADD,
+  F32_LOAD,
+  F32_STORE,
   funcBody,
   get,
   heapF32,
@@ -50,9 +53,6 @@ import {
 const I32_LT_S = 0x48;
 const I32_GT_S = 0x4a;
 const LOCAL_TEE = 0x22;
-const F32_LOAD = [0x2a, 2, 0]; // align 2^2, offset 0
-const F32_STORE = [0x38, 2, 0];
-const F32_ADD = 0x92;
 const I32X4_SPLAT = simd(0x11);
 const I32X4_ADD = simd(0xae);
 const F32X4_GT = simd(0x44);

@@ -17,6 +17,8 @@
  * so no layer copies its input into a padded buffer), and a residual Add (+ ReLU) whose last input
  * comes from a loop convolution is done in that convolution's output stage. Borders and fusion
  * are decided per batch from the maps' widths, so a layer that falls back to TF.js gets plain maps.
+ * The input's normalization is done as the first convolution copies the images into its bordered
+ * buffer.
  *
  * Supported layers: those of buildClassifier: InputLayer, Conv2D (+ BatchNormalization, + ReLU),
  * ReLU, Add, MaxPooling2D, GlobalAveragePooling2D, Dropout (identity), Dense (linear). Anything
@@ -177,7 +179,11 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
         const values = new Map<string, tf.Tensor>();
         /** Zero border (pixels) around each map that has one; maps not listed have none. */
         const borders = new Map<string, number>();
-        values.set(inputName, normalizeImages(x, norm));
+        // The input normalization is done by the first convolution's copy of the input into its
+        // bordered buffer when that convolution is the input's only reader and runs the loop.
+        const [first, ...others] = readersOf.get(inputName) ?? [];
+        const stemStep = first && others.length === 0 && loopRuns(first.step, x.shape[2]) ? first.step : -1;
+        values.set(inputName, stemStep >= 0 ? x : normalizeImages(x, norm));
         const get = (name: string): tf.Tensor => {
           const v = values.get(name);
           if (!v) throw new Error(`${WHO}: ${name} was not computed`);
@@ -210,11 +216,14 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
                 if (fuse) name = steps[fuse.add]?.name ?? name;
                 const outPad = borderFor(name, ho, wo);
                 const residual = fuse ? (get(fuse.residual) as tf.Tensor4D) : undefined;
+                const normalize =
+                  i === stemStep ? { inScale: 1 / norm.std, inShift: -norm.mean / norm.std } : {};
                 y = convSimd(xIn, s.packed, s.biasT, fuse ? fuse.relu : s.relu, stride, k, {
                   inPad,
                   outPad,
                   residual,
                   resPad: fuse ? (borders.get(fuse.residual) ?? 0) : 0,
+                  ...normalize,
                 });
                 if (fuse) done.add(fuse.add);
                 if (outPad > 0) borders.set(name, outPad);
@@ -252,7 +261,8 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
           }
           if (y !== null) values.set(name, y);
           for (const input of opInputs(s)) {
-            if (lastUse.get(input) !== i || keep.has(input)) continue;
+            // The caller's images are the caller's.
+            if (lastUse.get(input) !== i || keep.has(input) || values.get(input) === x) continue;
             values.get(input)?.dispose();
             values.delete(input);
           }
