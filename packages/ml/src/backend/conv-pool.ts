@@ -17,7 +17,7 @@ const DONE = 1;
 const READY = 2;
 const JOB = 4;
 /** The job: module id, r0, r1, then the rest of the loop's `rows` parameters. */
-const JOB_LEN = 18;
+const JOB_LEN = 22;
 const CTL_INTS = JOB + JOB_LEN;
 
 /** The helper's code (plain JS, run with eval: no file to resolve from the package). */

@@ -204,6 +204,65 @@ describe("convolution as a wasm SIMD loop", () => {
     }
   });
 
+  it("sums a 1 x 1 projection shortcut of another map into the same output (stride 1 or 2, bordered or not)", async () => {
+    // [n, ho, wo, c, co, hx, wx, c1, s1, xPad, inPad, outPad, relu]
+    const cases = [
+      [2, 4, 4, 32, 32, 8, 8, 16, 2, 1, 1, 0, true], // a stage's second convolution + its shortcut
+      [1, 4, 8, 16, 16, 7, 16, 8, 2, 0, 0, 1, false], // odd shortcut height, unbordered maps
+      [1, 4, 4, 8, 24, 4, 4, 16, 1, 2, 1, 1, true], // stride-1 projection (channels change only)
+    ] as const;
+    for (const [n, ho, wo, c, co, hx, wx, c1, s1, xPad, inPad, outPad, relu] of cases) {
+      const label = `${ho}x${wo}x${c} -> ${co} + 1x1/${s1} of ${hx}x${wx}x${c1}`;
+      const h = tf.tensor4d(rand(n * ho * wo * c, 21), [n, ho, wo, c]);
+      const sx = tf.tensor4d(rand(n * hx * wx * c1, 22), [n, hx, wx, c1]);
+      const fw = rand(9 * c * co, 23);
+      const fs = rand(c1 * co, 24);
+      const [b2, bs] = [rand(co, 25), rand(co, 26)];
+      const packed = tf.tensor1d(packConvFilter(fw, 3, c, co));
+      const packedS = tf.tensor1d(packConvFilter(fs, 1, c1, co));
+      const bias = tf.tensor1d(b2.map((v, i) => v + (bs[i] ?? 0)));
+      const hB = tf.pad(h, [
+        [0, 0],
+        [inPad, inPad],
+        [inPad, inPad],
+        [0, 0],
+      ]) as tf.Tensor4D;
+      const sxB = tf.pad(sx, [
+        [0, 0],
+        [xPad, xPad],
+        [xPad, xPad],
+        [0, 0],
+      ]) as tf.Tensor4D;
+      const got = convSimd(hB, packed, bias, relu, 1, 3, {
+        inPad,
+        outPad,
+        shortcut: { x: sxB, packed: packedS, pad: xPad, stride: s1 },
+      });
+      const want = tf.tidy(() => {
+        const main = tf.add(tf.conv2d(h, tf.tensor4d(fw, [3, 3, c, co]), 1, "same"), b2);
+        const proj = tf.add(tf.conv2d(sx, tf.tensor4d(fs, [1, 1, c1, co]), s1, "same"), bs);
+        const sum = tf.add(main, proj);
+        return relu ? tf.relu(sum) : sum;
+      });
+      const inner = tf.slice(got, [0, outPad, outPad, 0], [n, ho, wo, co]);
+      const a = await inner.data();
+      const b = await want.data();
+      let err = 0;
+      for (let i = 0; i < b.length; i++) err = Math.max(err, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
+      expect(err, label).toBeLessThan(1e-5);
+      tf.dispose([h, sx, packed, packedS, bias, hB, sxB, got, want, inner]);
+    }
+    const x = tf.zeros([1, 4, 4, 8]) as tf.Tensor4D;
+    const p3 = tf.tensor1d(packConvFilter(new Float32Array(9 * 8 * 8), 3, 8, 8));
+    const p1 = tf.tensor1d(packConvFilter(new Float32Array(8 * 8), 1, 8, 8));
+    const bias = tf.zeros([8]) as tf.Tensor1D;
+    const wrong = tf.zeros([1, 10, 10, 8]) as tf.Tensor4D;
+    expect(() =>
+      convSimd(x, p3, bias, true, 1, 3, { shortcut: { x: wrong, packed: p1, stride: 2 } }),
+    ).toThrow(/shortcut's input must be/);
+    tf.dispose([x, p3, p1, bias, wrong]);
+  });
+
   it("refuses a border narrower than the kernel needs and a residual of the wrong shape", () => {
     const x = tf.zeros([1, 10, 10, 8]) as tf.Tensor4D; // an 8 x 8 map with a border of 1
     const packed = tf.tensor1d(packConvFilter(new Float32Array(25 * 8 * 8), 5, 8, 8));

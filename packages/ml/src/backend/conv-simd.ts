@@ -78,29 +78,49 @@ const W = 4; // output width (a multiple of 4)
 const ROW_BYTES = 5; // bytes from one input row to the next
 const RELU = 6;
 const RES = 7; // address of the residual's row y (added before the ReLU), or 0 for none
-const N_PARAMS = 8;
+const IN2 = 8; // a 1 x 1 shortcut's input pixel under output pixel (y, 0) (modules with one)
+const WP2 = 9; // the shortcut's packed weights [Co/8][C1][8]
+const N_PARAMS = 10;
 // i32 locals
-const CB = 8;
-const WB = 9;
-const BB = 10;
-const X0 = 11;
-const PA = 12;
-const PB = 13;
-const PA_END = 14;
-const KY = 15;
-const ROWK = 16;
-const OUTP = 17;
-const DELTA = 18; // RES - OUT
-const N_I32 = 11;
+const CB = 10;
+const WB = 11;
+const BB = 12;
+const X0 = 13;
+const PA = 14;
+const PB = 15;
+const PA_END = 16;
+const KY = 17;
+const ROWK = 18;
+const OUTP = 19;
+const DELTA = 20; // RES - OUT
+const ROWK2 = 21;
+const WB2 = 22;
+const N_I32 = 13;
 // v128 locals
-const ACC = 19; // 8 accumulators: row r (pixel), half h (4 channels) at ACC + 2r + h
-const B0 = 27;
-const B1 = 28;
-const A = 29;
-const ZERO = 30;
+const ACC = 23; // 8 accumulators: row r (pixel), half h (4 channels) at ACC + 2r + h
+const B0 = 31;
+const B1 = 32;
+const A = 33;
+const ZERO = 34;
 const N_V128 = 12;
 
-function rowBody(c: number, co: number, k: number, stride: number, fma: boolean): number[] {
+/**
+ * A 1 x 1 convolution summed into the same output (a residual block's projection shortcut): its
+ * C1 input channels, read at stride S1, are more multiply-adds into the same accumulators.
+ */
+export interface ConvShortcutShape {
+  c1: number;
+  s1: number;
+}
+
+function rowBody(
+  c: number,
+  co: number,
+  k: number,
+  stride: number,
+  fma: boolean,
+  shortcut: ConvShortcutShape | null,
+): number[] {
   if (co % 8 !== 0) throw new Error("conv loop: output channels must be a multiple of 8");
   const run = k * c; // multiply-add steps per kernel row
   const code: number[] = [];
@@ -109,8 +129,10 @@ function rowBody(c: number, co: number, k: number, stride: number, fma: boolean)
   code.push(...V128_ZERO, ...set(ZERO));
   code.push(...get(RES), ...get(OUT), I32_SUB, ...set(DELTA));
   code.push(I32_CONST, 0, ...set(CB), ...get(WP), ...set(WB), ...get(BIAS), ...set(BB));
+  code.push(...get(WP2), ...set(WB2));
   code.push(LOOP, VOID); // output-channel blocks
-  code.push(I32_CONST, 0, ...set(X0), ...get(IN), ...set(ROWK), ...get(OUT), ...get(CB), I32_CONST);
+  code.push(I32_CONST, 0, ...set(X0), ...get(IN), ...set(ROWK), ...get(IN2), ...set(ROWK2));
+  code.push(...get(OUT), ...get(CB), I32_CONST);
   code.push(...sleb(32), I32_MUL, I32_ADD, ...set(OUTP));
   code.push(LOOP, VOID); // 4-pixel tiles along the row
   for (let r = 0; r < 4; r++)
@@ -119,23 +141,33 @@ function rowBody(c: number, co: number, k: number, stride: number, fma: boolean)
   code.push(LOOP, VOID); // kernel rows
   code.push(...get(PA), I32_CONST, ...sleb(run * 4), I32_ADD, ...set(PA_END));
   // The k x C run. Unrolling it 2, 4 or 8 times made the loop 1.5-2.5x slower in V8 (measured).
-  code.push(LOOP, VOID);
-  code.push(...get(PB), ...v128LoadAt(0), ...set(B0), ...get(PB), ...v128LoadAt(16), ...set(B1));
-  for (let r = 0; r < 4; r++) {
-    code.push(...get(PA), ...load32SplatAt(4 * r * stride * c), ...set(A));
-    for (let h = 0; h < 2; h++) {
-      const acc = ACC + 2 * r + h;
-      if (fma) code.push(...get(A), ...get(B0 + h), ...get(acc), ...F32X4_RELAXED_MADD, ...set(acc));
-      else code.push(...get(acc), ...get(A), ...get(B0 + h), ...F32X4_MUL, ...F32X4_ADD, ...set(acc));
+  // `pixelStep`: floats from one of the tile's 4 input pixels to the next.
+  const runLoop = (pixelStep: number) => {
+    code.push(LOOP, VOID);
+    code.push(...get(PB), ...v128LoadAt(0), ...set(B0), ...get(PB), ...v128LoadAt(16), ...set(B1));
+    for (let r = 0; r < 4; r++) {
+      code.push(...get(PA), ...load32SplatAt(4 * r * pixelStep), ...set(A));
+      for (let h = 0; h < 2; h++) {
+        const acc = ACC + 2 * r + h;
+        if (fma) code.push(...get(A), ...get(B0 + h), ...get(acc), ...F32X4_RELAXED_MADD, ...set(acc));
+        else code.push(...get(acc), ...get(A), ...get(B0 + h), ...F32X4_MUL, ...F32X4_ADD, ...set(acc));
+      }
     }
-  }
-  addConst(PA, 4);
-  addConst(PB, 32);
-  code.push(...get(PA), ...get(PA_END), I32_NE, BR_IF, 0, END);
+    addConst(PA, 4);
+    addConst(PB, 32);
+    code.push(...get(PA), ...get(PA_END), I32_NE, BR_IF, 0, END);
+  };
+  runLoop(stride * c);
   // Next kernel row: one input row down, back to the tile's first pixel.
   code.push(...get(PA), I32_CONST, ...sleb(-run * 4), I32_ADD, ...get(ROW_BYTES), I32_ADD, ...set(PA));
   addConst(KY, 1);
   code.push(...get(KY), I32_CONST, ...sleb(k), I32_NE, BR_IF, 0, END);
+  if (shortcut) {
+    // The shortcut's C1 run, from its own input and weights.
+    code.push(...get(ROWK2), ...set(PA), ...get(WB2), ...set(PB));
+    code.push(...get(PA), I32_CONST, ...sleb(shortcut.c1 * 4), I32_ADD, ...set(PA_END));
+    runLoop(shortcut.s1 * shortcut.c1);
+  }
   // The residual (same layout within the row as the output), then the ReLU.
   code.push(...get(RES), IF, VOID);
   for (let r = 0; r < 4; r++)
@@ -152,10 +184,12 @@ function rowBody(c: number, co: number, k: number, stride: number, fma: boolean)
     for (let h = 0; h < 2; h++)
       code.push(...get(OUTP), ...get(ACC + 2 * r + h), ...v128StoreAt(r * co * 4 + 16 * h));
   addConst(ROWK, 4 * stride * c * 4);
+  if (shortcut) addConst(ROWK2, 4 * shortcut.s1 * shortcut.c1 * 4);
   addConst(OUTP, 4 * co * 4);
   addConst(X0, 4);
   code.push(...get(X0), ...get(W), I32_NE, BR_IF, 0, END);
   addConst(WB, k * k * c * 32);
+  if (shortcut) addConst(WB2, shortcut.c1 * 32);
   addConst(BB, 32);
   addConst(CB, 1);
   code.push(...get(CB), I32_CONST, ...sleb(co / 8), I32_NE, BR_IF, 0, END);
@@ -194,6 +228,10 @@ const ROWS_PARAMS = [
   "width", // output width
   "relu",
   "zq", // bytes of zero border to write left and right of each output row
+  "xa2", // a 1 x 1 shortcut's input pixel under output pixel (0, 0) of image 0 (modules with one)
+  "in2Img",
+  "in2Row",
+  "fa2",
 ] as const;
 const R = Object.fromEntries(ROWS_PARAMS.map((n, i) => [n, i])) as Record<
   (typeof ROWS_PARAMS)[number],
@@ -206,7 +244,7 @@ const OA_ROW = G + 3;
 const P = G + 4;
 const P_END = G + 5;
 
-function rowsBody(co: number, stride: number): number[] {
+function rowsBody(co: number, stride: number, shortcut: ConvShortcutShape | null): number[] {
   const code: number[] = [];
   // b * img + y * row, plus a base: one address of a layout.
   const addr = (base: number, img: number, row: number, rowTimes = 1) => {
@@ -229,7 +267,8 @@ function rowsBody(co: number, stride: number): number[] {
   code.push(LOCAL_TEE, ...uleb(OA_ROW), ...get(R.width), ...get(R.inRow), ...get(R.relu));
   addr(R.ra, R.resImg, R.resRow);
   code.push(I32_CONST, 0, ...get(R.ra), SELECT);
-  code.push(CALL, 0);
+  addr(R.xa2, R.in2Img, R.in2Row, shortcut?.s1 ?? 1);
+  code.push(...get(R.fa2), CALL, 0);
   code.push(...get(R.zq), IF, VOID);
   code.push(...get(OA_ROW), ...get(R.zq), I32_SUB, ...set(P), ...get(OA_ROW), ...set(P_END));
   zero();
@@ -308,7 +347,10 @@ function copyBody(): number[] {
   );
 }
 
-/** The module of one layer shape (exports `row`, `rows` and `copy`); `shared` must match the backend's memory. */
+/**
+ * The module of one layer shape (exports `row`, `rows` and `copy`), with a 1 x 1 shortcut summed in
+ * when `shortcut` is given; `shared` must match the backend's memory.
+ */
 export function convModuleBytes(
   c: number,
   co: number,
@@ -316,13 +358,14 @@ export function convModuleBytes(
   stride: number,
   fma: boolean,
   shared: boolean,
+  shortcut: ConvShortcutShape | null = null,
 ): Uint8Array<ArrayBuffer> {
   return memoryModule(
     shared,
     Array.from({ length: N_PARAMS }, () => I32),
     [
-      { name: "row", body: rowBody(c, co, k, stride, fma) },
-      { name: "rows", body: rowsBody(co, stride), params: ROWS_PARAMS.map(() => I32) },
+      { name: "row", body: rowBody(c, co, k, stride, fma, shortcut) },
+      { name: "rows", body: rowsBody(co, stride, shortcut), params: ROWS_PARAMS.map(() => I32) },
       { name: "copy", body: copyBody(), params: [I32, I32, I32, I32, I32, I32, F32, F32] },
     ],
   );
@@ -410,12 +453,13 @@ function loopFor(
   co: number,
   k: number,
   stride: number,
+  shortcut: ConvShortcutShape | null,
 ): Loop | null {
   const fma = useFma && relaxedSimdAvailable();
-  const key = `${c}/${co}/${k}/${stride}/${fma}`;
+  const key = `${c}/${co}/${k}/${stride}/${fma}/${shortcut?.c1 ?? 0}/${shortcut?.s1 ?? 0}`;
   let loop = st.loops.get(key);
   if (loop === undefined) {
-    const bytes = convModuleBytes(c, co, k, stride, fma, isShared(memory));
+    const bytes = convModuleBytes(c, co, k, stride, fma, isShared(memory), shortcut);
     loop = null;
     if (WebAssembly.validate(bytes)) {
       const module = new WebAssembly.Module(bytes);
@@ -505,7 +549,7 @@ function layout(base: number, h: number, w: number, c: number, pad: number) {
 const int = (v: unknown, d = 0) => (typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : d);
 
 const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
-  const { x, filter, bias, res } = inputs;
+  const { x, filter, bias, res, sx, sw } = inputs;
   if (!(backend instanceof BackendWasm)) throw new Error(`${CONV_SIMD}: not the wasm backend`);
   if (x === undefined || filter === undefined || bias === undefined)
     throw new Error(`${CONV_SIMD}: x, filter, bias`);
@@ -540,9 +584,32 @@ const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   if (res !== undefined && !tf.util.arraysEqual(res.shape, resShape)) {
     throw new Error(`${CONV_SIMD}: the residual must be [${resShape}], got [${res.shape}]`);
   }
+  // A 1 x 1 shortcut summed in: its input (with its border sPad) at stride s1 must land on Ho x Wo.
+  let shortcut: ConvShortcutShape | null = null;
+  const sPad = int(attrs?.sPad);
+  if (sx !== undefined || sw !== undefined) {
+    const s1 = attrs?.s1 === 2 ? 2 : 1;
+    const [sn = 0, sh = 0, swid = 0, c1 = 0] = sx?.shape ?? [];
+    const [h1, w1] = [sh - 2 * sPad, swid - 2 * sPad];
+    if (
+      sx === undefined ||
+      sw === undefined ||
+      sn !== n ||
+      Math.ceil(h1 / s1) !== ho ||
+      Math.ceil(w1 / s1) !== wo
+    ) {
+      throw new Error(
+        `${CONV_SIMD}: the shortcut's input must be [${n}, H, W, C1] with H / ${s1} = ${ho}, W / ${s1} = ${wo}`,
+      );
+    }
+    if (tf.util.sizeFromShape(sw.shape) !== c1 * co) {
+      throw new Error(`${CONV_SIMD}: the shortcut's filter must be packed [1, 1, ${c1}, ${co}]`);
+    }
+    shortcut = { c1, s1 };
+  }
   const memory = backendMemory(backend.wasm);
   const st = memory === null ? null : stateOf(memory);
-  const loop = memory === null || st === null ? null : loopFor(st, memory, c, co, k, stride);
+  const loop = memory === null || st === null ? null : loopFor(st, memory, c, co, k, stride, shortcut);
   if (loop === null || st === null) throw new Error(`${CONV_SIMD}: no wasm SIMD in this engine`);
   const out = backend.makeOutput([n, ho + 2 * outPad, wo + 2 * outPad, co], "float32");
   // An input without a border is copied into one (tf.pad took 16 ms of a 44 ms layer), scaled and
@@ -585,6 +652,14 @@ const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
     res === undefined
       ? { at: 0, row: 0, img: 0 }
       : layout(heapF32(backend, res, CONV_SIMD).byteOffset, ho, wo, co, resPad);
+  const [, sh = 0, swid = 0, c1 = 0] = sx?.shape ?? [];
+  const short =
+    sx === undefined || sw === undefined
+      ? { at: 0, row: 0, img: 0, fa: 0 }
+      : {
+          ...layout(heapF32(backend, sx, CONV_SIMD).byteOffset, sh - 2 * sPad, swid - 2 * sPad, c1, sPad),
+          fa: heapF32(backend, sw, CONV_SIMD).byteOffset,
+        };
   const fa = heapF32(backend, filter, CONV_SIMD).byteOffset;
   const ba = heapF32(backend, bias, CONV_SIMD).byteOffset;
   const relu = attrs?.relu ? 1 : 0;
@@ -605,6 +680,10 @@ const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
     wo,
     relu,
     outPad * co * 4,
+    short.at,
+    short.img,
+    short.row,
+    short.fa,
   ];
   const own = (r0: number, r1: number) => loop.rows(r0, r1, ...job);
   if (st.pool && useHelpers && loop.id >= 0) st.pool.run(loop.id, job, n * ho, own);
@@ -623,6 +702,12 @@ export interface ConvSimdBorders {
   /** Added to the output before the ReLU: [N, Ho + 2 resPad, Wo + 2 resPad, Co]. */
   residual?: tf.Tensor4D;
   resPad?: number;
+  /**
+   * A 1 x 1 "same" convolution of another map summed into the output before the residual and the
+   * ReLU (a residual block's projection shortcut; fold its bias into `bias`): its input (with a
+   * border of `pad`), its filter packed by packConvFilter, its stride.
+   */
+  shortcut?: { x: tf.Tensor4D; packed: tf.Tensor; pad?: number; stride: number };
   /** The input is read as x * inScale + inShift (with `inPad` 0; its zero border stays zero). */
   inScale?: number;
   inShift?: number;
@@ -643,11 +728,16 @@ export function convSimd(
   borders: ConvSimdBorders = {},
 ): tf.Tensor4D {
   registerWasmKernel(CONV_SIMD, convSimdKernel);
-  const { residual, inPad = 0, outPad = 0, resPad = 0 } = borders;
+  const { residual, shortcut, inPad = 0, outPad = 0, resPad = 0, inScale = 1, inShift = 0 } = borders;
   const inputs: tf.NamedTensorMap = { x, filter: packed, bias };
   if (residual) inputs.res = residual;
-  const { inScale = 1, inShift = 0 } = borders;
-  const attrs = { relu, stride, k, inPad, outPad, resPad, inScale, inShift };
+  if (shortcut) {
+    inputs.sx = shortcut.x;
+    inputs.sw = shortcut.packed;
+  }
+  const s1 = shortcut?.stride ?? 1;
+  const sPad = shortcut?.pad ?? 0;
+  const attrs = { relu, stride, k, inPad, outPad, resPad, inScale, inShift, s1, sPad };
   const y = tf.engine().runKernel(CONV_SIMD, inputs, attrs);
   if (!(y instanceof tf.Tensor)) throw new Error(`${CONV_SIMD} must return one tensor`);
   return y as tf.Tensor4D;

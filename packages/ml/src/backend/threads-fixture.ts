@@ -59,6 +59,23 @@ for (const stride of [1, 2]) {
   const border = (tf.sub(got.abs().sum(), tf.tensor(inner).abs().sum()).dataSync()[0] ?? 1) / 100;
   loopError = Math.max(loopError, Math.abs(border));
 }
+// A projection shortcut summed in (1 x 1 / 2 of a 17 x 16 map onto the 9 x 8 output).
+{
+  const sx = tf.tensor4d(
+    Float32Array.from({ length: 2 * 17 * 16 * 4 }, (_, i) => Math.cos(5 * i)),
+    [2, 17, 16, 4],
+  );
+  const fs = Float32Array.from({ length: 4 * 8 }, (_, i) => Math.sin(7 * i));
+  const packedS = tf.tensor1d(packConvFilter(fs, 1, 4, 8));
+  const got = convSimd(x8, packed, bias, false, 1, 3, {
+    shortcut: { x: sx, packed: packedS, stride: 2 },
+  }).dataSync();
+  const want = tf
+    .add(tf.conv2d(x8, w, 1, "same"), tf.conv2d(sx, tf.tensor4d(fs, [1, 1, 4, 8]), 2, "same"))
+    .dataSync();
+  for (let i = 0; i < want.length; i++)
+    loopError = Math.max(loopError, Math.abs((got[i] ?? 0) - (want[i] ?? 0)));
+}
 process.stdout.write(
   `${JSON.stringify({ detail: info.detail, values: Array.from(y.dataSync()), loopError, helpers: convSimdHelperThreads() })}\n`,
 );

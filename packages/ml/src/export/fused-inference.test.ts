@@ -9,7 +9,7 @@ import { buildClassifier } from "../models/resnet.js";
 import { embed, normalizeImages } from "../ssl/pretrain.js";
 import { perturbWeights, randomImages } from "../testing/fixtures.js";
 import { seedKernels } from "../train/weights.js";
-import { compileFusedClassifier } from "./fused-inference.js";
+import { compileFusedClassifier, setSumProjections } from "./fused-inference.js";
 
 const schema = { gate: { key: "abnormal", name: "Abnormal" }, findings: [{ key: "kl3", name: "KL 3+" }] };
 
@@ -27,22 +27,42 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 describe("fused inference plan", () => {
   const cases = [
     // 32, 16 and 8 px wide maps with 8-32 channels: every convolution (the stem, two per block, the
-    // strided ones and the 1 x 1 shortcuts) runs the SIMD loop.
-    { label: "small stem, 3 stages", encoder: { inputSize: 32, width: 8, blocks: [1, 1, 1] }, simd: 9 },
+    // strided ones and the 1 x 1 shortcuts) runs the SIMD loop, the shortcuts summed into their
+    // block's second convolution: 7 loop runs for 9 convolutions.
+    {
+      label: "small stem, 3 stages",
+      encoder: { inputSize: 32, width: 8, blocks: [1, 1, 1] },
+      simd: 7,
+      all: true,
+    },
+    // Two blocks per stage: identity-shortcut blocks after a projection block (9 runs, 10 convolutions).
+    {
+      label: "small stem, 2 stages of 2 blocks",
+      encoder: { inputSize: 32, width: 8, blocks: [2, 2] },
+      simd: 9,
+      all: true,
+    },
     // The 7 x 7 / 2 stem on a 64 px image (32 px wide output) runs the loop too.
     {
       label: "large stem + max-pool, 3 stages",
       encoder: { inputSize: 64, width: 8, blocks: [1, 1, 1], stem: "large" as const },
-      simd: 9,
+      simd: 7,
+      all: true,
     },
     // 40 and 20 px wide maps run the loop (with borders and fused Adds), the 10 px third stage
-    // falls back to XNNPACK and gets plain maps.
-    { label: "mixed: loop, then XNNPACK", encoder: { inputSize: 40, width: 8, blocks: [1, 1, 1] }, simd: 6 },
+    // falls back to XNNPACK and gets plain maps: 5 loop runs for 6 convolutions.
+    {
+      label: "mixed: loop, then XNNPACK",
+      encoder: { inputSize: 40, width: 8, blocks: [1, 1, 1] },
+      simd: 5,
+      all: false,
+    },
     // 25, 13 and 7 px wide maps: no output width is a multiple of 4, so XNNPACK runs them all.
     {
       label: "large stem + max-pool, odd maps, 2 blocks",
       encoder: { inputSize: 100, width: 8, blocks: [2, 1, 1] },
       simd: 0,
+      all: false,
     },
   ];
   for (const c of cases) {
@@ -70,7 +90,7 @@ describe("fused inference plan", () => {
         .filter((k) => !k.name.endsWith("__op") && (k.outputShapes[0]?.length ?? 0) === 4)
         .map((k) => k.name);
       const adds = mapKernels.filter((n) => n === "Add" || n === "Relu").length;
-      if (c.simd === 9) {
+      if (c.all) {
         expect(adds).toBe(0);
         expect(mapKernels.filter((n) => /Pad|Slice|Sub|Div/.test(n))).toEqual([]);
       } else expect(adds).toBeGreaterThan(0);
@@ -90,6 +110,33 @@ describe("fused inference plan", () => {
       net.full.dispose();
     });
   }
+
+  it("with projections not summed in, each runs as its own loop convolution and the Add still runs inside the loop", async () => {
+    const net = buildClassifier({ encoder: { inputSize: 32, width: 8, blocks: [1, 1, 1] }, schema });
+    seedKernels(net.full, 4);
+    perturbWeights(net, 6);
+    const x = imageBatch(randomImages(3, 32, 3), [0, 1, 2]);
+    const plan = compileFusedClassifier(net);
+    const summed = plan.run(x);
+    setSumProjections(false);
+    try {
+      const runs = convSimdRuns();
+      const prof = await tf.profile(() => {
+        const o = plan.run(x);
+        tf.dispose([o.embedding, o.logits]);
+      });
+      expect(convSimdRuns() - runs).toBe(9);
+      expect(prof.kernels.filter((k) => k.name === "Add" && k.outputShapes[0]?.length === 4)).toEqual([]);
+      const apart = plan.run(x);
+      expect(maxDiff(await apart.embedding.data(), await summed.embedding.data())).toBeLessThan(1e-5);
+      tf.dispose([apart.embedding, apart.logits]);
+    } finally {
+      setSumProjections(true);
+    }
+    tf.dispose([x, summed.embedding, summed.logits]);
+    plan.dispose();
+    net.full.dispose();
+  });
 
   it("predictImages gives the same outputs with the fused plan and the layers model", async () => {
     const net = buildClassifier({

@@ -60,6 +60,16 @@ export interface FusedClassifier {
   dispose(): void;
 }
 
+let sumProjections = true;
+/**
+ * Whether loop convolutions sum their block's 1 x 1 projection shortcut in (on, the default) or the
+ * projection runs as its own loop convolution, added in the second one's output stage (A/B
+ * benchmarks).
+ */
+export function setSumProjections(on: boolean): void {
+  sumProjections = on;
+}
+
 function pair(v: number[]): [number, number] {
   return [v[0] ?? 1, v[1] ?? 1];
 }
@@ -102,26 +112,77 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
     for (const name of opInputs(s)) lastUse.set(name, i);
   });
   const keep = new Set([embName, logitsName]);
-  // Residual fusion: an Add of two maps whose later-computed input is a loop-shaped convolution
-  // without ReLU that nothing else reads is done by that convolution (the other input is ready).
+  // Residual fusion. An Add of two maps is done inside one loop convolution:
+  // - a k x k convolution (stride 1) and a 1 x 1 projection shortcut, each read by the Add only:
+  //   the projection's multiply-adds go into the same accumulators (its map is never written);
+  // - otherwise, when its later-computed input is a loop-shaped convolution that nothing else
+  //   reads: that convolution adds the other input (ready by then) in its output stage.
+  // Either way without ReLU before the Add; the Add's ReLU moves into the convolution.
   const producer = new Map<string, number>();
   steps.forEach((s, i) => {
     producer.set(s.name, i);
   });
   const readers = new Map<string, number>();
   for (const s of steps) for (const name of opInputs(s)) readers.set(name, (readers.get(name) ?? 0) + 1);
-  /** Conv step index -> the Add it can do: its index, the other input, and the Add's ReLU. */
-  const fusable = new Map<number, { add: number; residual: string; relu: boolean }>();
+  /** A loop-shaped convolution without ReLU whose output only one step reads (and is not kept). */
+  const soleConv = (name: string) => {
+    const at = producer.get(name) ?? -1;
+    const s = steps[at];
+    if (s?.kind !== "conv" || !s.packed || s.relu || readers.get(name) !== 1 || keep.has(name)) return null;
+    return { at, s };
+  };
+  interface Fusion {
+    add: number;
+    relu: boolean;
+    /** The Add's other input, added in the output stage. */
+    residual?: string;
+    /** The projection's step, its input and the two convolutions' biases summed. */
+    shortcut?: { step: number; input: string; stride: number; bias: tf.Tensor1D; packed: tf.Tensor1D };
+  }
+  /** Conv step index -> the Add it does. */
+  const fusable = new Map<number, Fusion>();
+  /** Conv step index -> the Add it does when main's projection is not summed in on a batch. */
+  const fallbacks = new Map<number, { main: number; fusion: Fusion }>();
   steps.forEach((s, i) => {
     if (s.kind !== "add" || s.inputs.length !== 2 || keep.has(s.name)) return;
     const [a = "", b = ""] = s.inputs;
+    const [ca, cb] = [soleConv(a), soleConv(b)];
+    if (ca && cb) {
+      const [main, proj] = (cb.s.conv.kernelShape[0] ?? 0) === 1 ? [ca, cb] : [cb, ca];
+      const projStride = proj.s.conv.strides[0] ?? 1;
+      const ready = (producer.get(proj.s.input) ?? -1) < main.at;
+      if (
+        proj.s.conv.kernelShape[0] === 1 &&
+        (main.s.conv.kernelShape[0] ?? 1) > 1 &&
+        (main.s.conv.strides[0] ?? 1) === 1 &&
+        ready &&
+        proj.s.packed
+      ) {
+        const bias = tf.add(main.s.biasT, proj.s.biasT) as tf.Tensor1D;
+        owned.push(bias);
+        const shortcut = {
+          step: proj.at,
+          input: proj.s.input,
+          stride: projStride,
+          bias,
+          packed: proj.s.packed,
+        };
+        fusable.set(main.at, { add: i, relu: s.relu, shortcut });
+        // When the projection cannot be summed in, the later of the two adds the other's map.
+        const [later, other] = main.at > proj.at ? [main.at, proj.s.name] : [proj.at, main.s.name];
+        fallbacks.set(later, { main: main.at, fusion: { add: i, residual: other, relu: s.relu } });
+        // The projection's input is now read at the main convolution too.
+        lastUse.set(proj.s.input, Math.max(lastUse.get(proj.s.input) ?? 0, main.at));
+        return;
+      }
+    }
     const [pa = -1, pb = -1] = [producer.get(a), producer.get(b)];
     const [convName, residual, at] = pa > pb ? [a, b, pa] : [b, a, pb];
-    const conv = steps[at];
-    if (conv?.kind !== "conv" || !conv.packed || conv.relu || readers.get(convName) !== 1) return;
-    if (keep.has(convName)) return;
-    fusable.set(at, { add: i, residual, relu: s.relu });
+    if (soleConv(convName)) fusable.set(at, { add: i, residual, relu: s.relu });
   });
+  /** Projection step -> the main convolution that sums it in. */
+  const projections = new Map<number, number>();
+  for (const [main, f] of fusable) if (f.shortcut) projections.set(f.shortcut.step, main);
   /** Who reads each map: the step and whether as a fused residual. */
   const readersOf = new Map<string, Array<{ step: number; residual: boolean }>>();
   steps.forEach((s, i) => {
@@ -132,6 +193,7 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
     }
   });
   for (const [conv, f] of fusable) {
+    if (f.residual === undefined) continue;
     const list = readersOf.get(f.residual) ?? [];
     // The Add reads it either way; as a fused residual, the convolution reads it.
     list.push({ step: conv, residual: true });
@@ -145,6 +207,15 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
       s.packed !== null &&
       convSimdApplies(width, s.conv.kernelShape[3] ?? 0, s.conv.strides[0] ?? 1)
     );
+  };
+  /**
+   * Whether the main convolution `main` sums in its projection on this batch: both run the loop
+   * (decided from the Add's output width, which both steps know).
+   */
+  const projectionFused = (main: number, widthOut: number): boolean => {
+    const sc = fusable.get(main)?.shortcut;
+    if (sc === undefined || !sumProjections) return false;
+    return loopRuns(main, widthOut) && loopRuns(sc.step, widthOut * sc.stride);
   };
   /**
    * The zero border to write around a loop convolution's output map (h x w): the widest any loop
@@ -210,19 +281,34 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
               const [h, w] = [h0 - 2 * inPad, w0 - 2 * inPad];
               const stride = s.conv.strides[0] ?? 1;
               const k = s.conv.kernelShape[0] ?? 1;
+              const mainOf = projections.get(i);
+              if (mainOf !== undefined && projectionFused(mainOf, Math.ceil(w / stride))) break;
               if (s.packed && loopRuns(i, w)) {
-                const fuse = fusable.get(i);
                 const [ho, wo] = [Math.ceil(h / stride), Math.ceil(w / stride)];
+                let fuse = fusable.get(i);
+                // A projection not summed in on this batch: the later of the two adds the other's map.
+                if (fuse?.shortcut && !projectionFused(i, w)) fuse = undefined;
+                const fb = fallbacks.get(i);
+                if (!fuse && fb && !projectionFused(fb.main, wo)) fuse = fb.fusion;
                 if (fuse) name = steps[fuse.add]?.name ?? name;
                 const outPad = borderFor(name, ho, wo);
-                const residual = fuse ? (get(fuse.residual) as tf.Tensor4D) : undefined;
+                const residual =
+                  fuse?.residual !== undefined ? (get(fuse.residual) as tf.Tensor4D) : undefined;
                 const normalize =
                   i === stemStep ? { inScale: 1 / norm.std, inShift: -norm.mean / norm.std } : {};
-                y = convSimd(xIn, s.packed, s.biasT, fuse ? fuse.relu : s.relu, stride, k, {
+                const sc = fuse?.shortcut;
+                const shortcut = sc && {
+                  x: get(sc.input) as tf.Tensor4D,
+                  packed: sc.packed,
+                  pad: borders.get(sc.input) ?? 0,
+                  stride: sc.stride,
+                };
+                y = convSimd(xIn, s.packed, sc ? sc.bias : s.biasT, fuse ? fuse.relu : s.relu, stride, k, {
                   inPad,
                   outPad,
                   residual,
-                  resPad: fuse ? (borders.get(fuse.residual) ?? 0) : 0,
+                  resPad: fuse?.residual !== undefined ? (borders.get(fuse.residual) ?? 0) : 0,
+                  shortcut,
                   ...normalize,
                 });
                 if (fuse) done.add(fuse.add);
