@@ -2,15 +2,18 @@
  * Pool scoring throughput: the TF.js wasm backend (what trainer/src/pipeline/score.ts runs) beside
  * onnxruntime-node running the same network, exported by packages/ml/src/export/onnx.ts.
  *
- *   pnpm exec tsx bench/scoring/run.ts --sizes 64,128 --images 512 --batch 64 --reps 3
+ *   pnpm exec tsx bench/scoring/run.ts --sizes 64,128 --images 512 --batch 64 --reps 3 [--threads 2] [--baselines off]
  *
  * Both engines score the same decoded knee radiographs (val split of knee-oa-128, resized with sharp)
  * with probabilities + embeddings (as the worker asks), batch 64. TF.js runs twice: the fused
  * inference plan that predictImages uses (batch norm folded, ReLU fused) and the tfjs-layers model
  * (`engine: "layers"`, the path before the plan), and the plan once more with the project's SIMD
  * convolution loop switched off (XNNPACK for every convolution, the plan before that loop). The
- * repetitions alternate fused / fused without the loop / layers / onnx inside ONE process so all see
- * the same machine load; the median repetition is reported. Output:
+ * repetitions alternate fused / onnx / fused without the loop / layers inside ONE process so all
+ * see the same machine load (the plan is compiled once per model, as the scorer does per model
+ * version); the median repetition is reported, and beside it the median of each repetition's
+ * fused / onnx ratio (the two run back to back: this VM's speed drifts by 20-40% over minutes).
+ * `--baselines off` times the fused plan and onnx only. Output:
  * one JSON line per size on stdout (and a table on stderr).
  */
 import { readFile } from "node:fs/promises";
@@ -22,6 +25,7 @@ import { initBackend } from "../../packages/ml/src/backend/index.js";
 import { parseCsv } from "../../packages/ml/src/data/csv.js";
 import { decodeGrey } from "../../packages/ml/src/data/folder.js";
 import type { ImageSet } from "../../packages/ml/src/data/image-set.js";
+import { compileFusedClassifier } from "../../packages/ml/src/export/fused-inference.js";
 import { exportClassifierToOnnx } from "../../packages/ml/src/export/onnx.js";
 import {
   createOnnxSession,
@@ -41,8 +45,10 @@ const { values: args } = parseArgs({
     width: { type: "string", default: "16" },
     blocks: { type: "string", default: "1,1,1" },
     threads: { type: "string" },
+    baselines: { type: "string", default: "on" },
   },
 });
+const baselines = args.baselines !== "off";
 
 const nImages = Number(args.images);
 const batch = Number(args.batch);
@@ -106,18 +112,15 @@ async function main(): Promise<void> {
     const layersRates: number[] = [];
     const ortRates: number[] = [];
     let maxDiff = 0;
+    // One plan per model, as the scorer compiles one per model version (and as the ONNX session
+    // is created once, outside the timing).
+    const plan = compileFusedClassifier(net);
+    const fusedOpts = { batchSize: batch, embeddings: true, plan };
     for (let r = 0; r < reps; r++) {
+      // The fused plan and onnxruntime back to back, so each pair sees the same machine.
       let t = performance.now();
-      const a = await predictImages(net, images, { batchSize: batch, embeddings: true });
+      const a = await predictImages(net, images, fusedOpts);
       tfRates.push(images.count / ((performance.now() - t) / 1000));
-      setConvSimd(false);
-      t = performance.now();
-      await predictImages(net, images, { batchSize: batch, embeddings: true });
-      xnnRates.push(images.count / ((performance.now() - t) / 1000));
-      setConvSimd(true);
-      t = performance.now();
-      await predictImages(net, images, { batchSize: batch, embeddings: true, engine: "layers" });
-      layersRates.push(images.count / ((performance.now() - t) / 1000));
       t = performance.now();
       const b = await predictImagesOnnx(ort, session, images, net.headKeys, {
         batchSize: batch,
@@ -126,11 +129,22 @@ async function main(): Promise<void> {
       ortRates.push(images.count / ((performance.now() - t) / 1000));
       for (let i = 0; i < a.probs.length; i++)
         maxDiff = Math.max(maxDiff, Math.abs((a.probs[i] ?? 0) - (b.probs[i] ?? 0)));
+      if (!baselines) continue;
+      setConvSimd(false);
+      t = performance.now();
+      await predictImages(net, images, fusedOpts);
+      xnnRates.push(images.count / ((performance.now() - t) / 1000));
+      setConvSimd(true);
+      t = performance.now();
+      await predictImages(net, images, { batchSize: batch, embeddings: true, engine: "layers" });
+      layersRates.push(images.count / ((performance.now() - t) / 1000));
     }
+    plan.dispose();
     const tf = median(tfRates);
     const xnn = median(xnnRates);
     const layers = median(layersRates);
     const on = median(ortRates);
+    const paired = median(tfRates.map((x, i) => x / (ortRates[i] ?? Number.NaN)));
     const row = {
       size,
       images: images.count,
@@ -147,6 +161,8 @@ async function main(): Promise<void> {
       tfjsLayersImagesPerSec: Number(layers.toFixed(1)),
       onnxImagesPerSec: Number(on.toFixed(1)),
       ratio: Number((on / tf).toFixed(2)),
+      wasmOverOnnx: Number((tf / on).toFixed(3)),
+      wasmOverOnnxPairedMedian: Number(paired.toFixed(3)),
       tfjsRuns: tfRates.map((x) => Number(x.toFixed(1))),
       tfjsXnnpackOnlyRuns: xnnRates.map((x) => Number(x.toFixed(1))),
       tfjsLayersRuns: layersRates.map((x) => Number(x.toFixed(1))),
@@ -158,7 +174,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`${JSON.stringify(row)}\n`);
     process.stderr.write(
-      `${size}px: tfjs-wasm fused ${tf.toFixed(1)} img/s (without the SIMD conv loop ${xnn.toFixed(1)}, layers model ${layers.toFixed(1)}), onnxruntime ${on.toFixed(1)} img/s, wasm / onnx ${(tf / on).toFixed(2)} (without the loop ${(xnn / on).toFixed(2)}), max |dp| ${maxDiff.toExponential(1)}\n`,
+      `${size}px: tfjs-wasm fused ${tf.toFixed(1)} img/s (without the SIMD conv loop ${xnn.toFixed(1)}, layers model ${layers.toFixed(1)}), onnxruntime ${on.toFixed(1)} img/s, wasm / onnx ${(tf / on).toFixed(2)} (median of per-repetition ratios ${paired.toFixed(2)}; without the loop ${(xnn / on).toFixed(2)}), max |dp| ${maxDiff.toExponential(1)}\n`,
     );
     await session.release();
     net.full.dispose();
