@@ -4,6 +4,9 @@ import {
   convSimd,
   convSimdApplies,
   convSimdRuns,
+  maxPoolSimd,
+  maxPoolSimdApplies,
+  maxPoolSimdRuns,
   packConvFilter,
   relaxedSimdAvailable,
   setConvSimd,
@@ -261,6 +264,46 @@ describe("convolution as a wasm SIMD loop", () => {
       convSimd(x, p3, bias, true, 1, 3, { shortcut: { x: wrong, packed: p1, stride: 2 } }),
     ).toThrow(/shortcut's input must be/);
     tf.dispose([x, p3, p1, bias, wrong]);
+  });
+
+  it("max-pools a non-negative bordered map like tf.maxPool (same, 3 x 3 / 2 and 3 x 3 / 1), writing a zero border", async () => {
+    // [n, h, w, c, k, stride, inPad, outPad]
+    const cases = [
+      [2, 8, 8, 16, 3, 2, 1, 1], // after the large stem: pads 0 before, 1 after
+      [1, 7, 9, 8, 3, 2, 1, 0], // odd sizes: pads 1 and 1
+      [1, 6, 6, 4, 3, 1, 2, 2], // stride 1, a wider border than needed
+      [1, 5, 5, 4, 5, 2, 2, 0], // 5 x 5 / 2
+    ] as const;
+    for (const [n, h, w, c, k, stride, inPad, outPad] of cases) {
+      const label = `${n}x${h}x${w}x${c}, ${k}x${k}/${stride}, borders ${inPad}/${outPad}`;
+      expect(maxPoolSimdApplies(c, [k, k], [stride, stride], "same")).toBe(true);
+      // Non-negative, with exact zeros (ReLU output) so border zeros tie with real ones.
+      const x = tf.tidy(() => tf.relu(tf.tensor4d(rand(n * h * w * c, 31 + c), [n, h, w, c])));
+      const xB = tf.pad(x, [
+        [0, 0],
+        [inPad, inPad],
+        [inPad, inPad],
+        [0, 0],
+      ]) as tf.Tensor4D;
+      tf.fill([n, 8, 8, c], 7).dispose();
+      const runs = maxPoolSimdRuns();
+      const got = maxPoolSimd(xB, k, stride, inPad, outPad);
+      expect(maxPoolSimdRuns()).toBe(runs + 1);
+      const want = tf.maxPool(x, k, stride, "same");
+      const [ho, wo] = [Math.ceil(h / stride), Math.ceil(w / stride)];
+      expect(got.shape, label).toEqual([n, ho + 2 * outPad, wo + 2 * outPad, c]);
+      const inner = tf.slice(got, [0, outPad, outPad, 0], [n, ho, wo, c]);
+      expect(Array.from(await inner.data()), label).toEqual(Array.from(await want.data()));
+      const outside = ((await got.sum().data())[0] ?? 0) - ((await inner.sum().data())[0] ?? 0);
+      expect(Math.abs(outside), label).toBeLessThan(1e-3);
+      tf.dispose([x, xB, got, want, inner]);
+    }
+    expect(maxPoolSimdApplies(6, [3, 3], [2, 2], "same")).toBe(false); // channels not a multiple of 4
+    expect(maxPoolSimdApplies(8, [3, 3], [2, 2], "valid")).toBe(false);
+    expect(maxPoolSimdApplies(8, [2, 2], [2, 2], "same")).toBe(false);
+    const x = tf.zeros([1, 8, 8, 4]) as tf.Tensor4D;
+    expect(() => maxPoolSimd(x, 3, 2, 0)).toThrow(/border \(0\) is narrower/);
+    x.dispose();
   });
 
   it("refuses a border narrower than the kernel needs and a residual of the wrong shape", () => {

@@ -742,3 +742,201 @@ export function convSimd(
   if (!(y instanceof tf.Tensor)) throw new Error(`${CONV_SIMD} must return one tensor`);
   return y as tf.Tensor4D;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Max-pooling of a non-negative map (after a ReLU) between loop layers: a k x k "same" window at
+// stride s over a map that carries a zero border (zero is the smallest value such a map holds, so
+// the border acts as the -infinity padding of "same" pooling: every window covers a real pixel),
+// written with the border the next layer needs. A module with the same `rows` signature as the
+// convolution's (ROWS_PARAMS; the weight, residual and shortcut slots unused), so the helper
+// threads run its rows too.
+
+export const MAX_POOL_SIMD = "XrayMaxPoolSimd";
+const MP_X = G + 6; // input address of the current output pixel's window
+const MP_Q = G + 7; // output address of the current pixel
+const MP_XI = G + 8; // output pixels done in this row
+const MP_ROW = G + 9; // the window's current input row
+const MP_M = G + 10; // v128: the running maximum
+
+function maxPoolRowsBody(c: number, k: number, stride: number): number[] {
+  const code: number[] = [];
+  const inc = (local: number, n: number) =>
+    code.push(...get(local), I32_CONST, ...sleb(n), I32_ADD, ...set(local));
+  const zero = () => {
+    code.push(LOOP, VOID, ...get(P), ...V128_ZERO, ...v128StoreAt(0));
+    code.push(...get(P), I32_CONST, 16, I32_ADD, LOCAL_TEE, ...uleb(P), ...get(P_END), I32_NE, BR_IF, 0, END);
+  };
+  code.push(...get(R.r0), ...set(G));
+  code.push(BLOCK, VOID, LOOP, VOID);
+  code.push(...get(G), ...get(R.r1), I32_GE_U, BR_IF, 1);
+  code.push(...get(G), ...get(R.ho), I32_DIV_U, ...set(B));
+  code.push(...get(G), ...get(B), ...get(R.ho), I32_MUL, I32_SUB, ...set(Y));
+  // This output row's first window and first output pixel.
+  code.push(...get(R.xa), ...get(B), ...get(R.inImg), I32_MUL, I32_ADD, ...get(Y), ...get(R.inRow), I32_MUL);
+  code.push(I32_CONST, ...sleb(stride), I32_MUL, I32_ADD, ...set(MP_X));
+  code.push(
+    ...get(R.oa),
+    ...get(B),
+    ...get(R.outImg),
+    I32_MUL,
+    I32_ADD,
+    ...get(Y),
+    ...get(R.outRow),
+    I32_MUL,
+  );
+  code.push(I32_ADD, LOCAL_TEE, ...uleb(OA_ROW), ...set(MP_Q), I32_CONST, 0, ...set(MP_XI));
+  code.push(LOOP, VOID); // output pixels along the row
+  for (let cb = 0; cb < c / 4; cb++) {
+    code.push(...get(MP_X), ...v128LoadAt(cb * 16), ...set(MP_M), ...get(MP_X), ...set(MP_ROW));
+    for (let dy = 0; dy < k; dy++) {
+      if (dy > 0) code.push(...get(MP_ROW), ...get(R.inRow), I32_ADD, ...set(MP_ROW));
+      for (let dx = 0; dx < k; dx++) {
+        if (dy === 0 && dx === 0) continue;
+        code.push(
+          ...get(MP_M),
+          ...get(MP_ROW),
+          ...v128LoadAt(dx * c * 4 + cb * 16),
+          ...F32X4_MAX,
+          ...set(MP_M),
+        );
+      }
+    }
+    code.push(...get(MP_Q), ...get(MP_M), ...v128StoreAt(cb * 16));
+  }
+  inc(MP_X, stride * c * 4);
+  inc(MP_Q, c * 4);
+  inc(MP_XI, 1);
+  code.push(...get(MP_XI), ...get(R.width), I32_NE, BR_IF, 0, END);
+  code.push(...get(R.zq), IF, VOID);
+  code.push(...get(OA_ROW), ...get(R.zq), I32_SUB, ...set(P), ...get(OA_ROW), ...set(P_END));
+  zero();
+  code.push(...get(OA_ROW), ...get(R.width), I32_CONST, ...sleb(c * 4), I32_MUL, I32_ADD, LOCAL_TEE);
+  code.push(...uleb(P), ...get(R.zq), I32_ADD, ...set(P_END));
+  zero();
+  code.push(END);
+  inc(G, 1);
+  code.push(BR, 0, END, END, END);
+  return funcBody(
+    [
+      [10, I32],
+      [1, V128],
+    ],
+    code,
+  );
+}
+
+/** The max-pool module of one shape (C channels, a multiple of 4; k x k window; stride). */
+export function maxPoolModuleBytes(
+  c: number,
+  k: number,
+  stride: number,
+  shared: boolean,
+): Uint8Array<ArrayBuffer> {
+  return memoryModule(
+    shared,
+    ROWS_PARAMS.map(() => I32),
+    [{ name: "rows", body: maxPoolRowsBody(c, k, stride) }],
+  );
+}
+
+function poolLoopFor(st: PerMemory, memory: WebAssembly.Memory, c: number, k: number, stride: number) {
+  const key = `maxpool/${c}/${k}/${stride}`;
+  let loop = st.loops.get(key);
+  if (loop === undefined) {
+    const bytes = maxPoolModuleBytes(c, k, stride, isShared(memory));
+    loop = null;
+    if (WebAssembly.validate(bytes)) {
+      const module = new WebAssembly.Module(bytes);
+      const instance = new WebAssembly.Instance(module, { e: { m: memory } });
+      const { rows } = instance.exports;
+      if (typeof rows === "function")
+        loop = { rows: rows as RowsFn, copy: () => {}, id: st.pool?.add(module) ?? -1 };
+    }
+    st.loops.set(key, loop);
+  }
+  return loop;
+}
+
+const poolSwitch = simdSwitch();
+/** How many max-pools the SIMD loop has run (tests check which path ran). */
+export const maxPoolSimdRuns = poolSwitch.runs;
+/** Whether the fused plan max-pools with the SIMD loop where it applies (on) or tf.maxPool (off). */
+export const setMaxPoolSimd = poolSwitch.set;
+
+/**
+ * Whether the SIMD max-pool can run a square k x k "same" pool (k odd, stride 1 or 2) over C
+ * channels on the active backend: C a multiple of 4, wasm with reachable memory. Its input must be
+ * non-negative and carry a zero border of maxPoolSimdBorder pixels (the caller knows both).
+ */
+export function maxPoolSimdApplies(c: number, pool: number[], strides: number[], padding: string): boolean {
+  const [k = 0, kw = k] = pool;
+  const [s = 0, sw = s] = strides;
+  if (!poolSwitch.isOn() || k !== kw || k % 2 !== 1 || s !== sw || (s !== 1 && s !== 2)) return false;
+  if (padding !== "same" || c % 4 !== 0 || c === 0) return false;
+  const backend = tf.backend();
+  return backend instanceof BackendWasm && backendMemory(backend.wasm) !== null;
+}
+
+const maxPoolSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
+  const { x } = inputs;
+  if (!(backend instanceof BackendWasm)) throw new Error(`${MAX_POOL_SIMD}: not the wasm backend`);
+  if (x === undefined || x.shape.length !== 4) throw new Error(`${MAX_POOL_SIMD}: x must be NHWC`);
+  const stride = attrs?.stride === 2 ? 2 : 1;
+  const k = int(attrs?.k, 3);
+  const inPad = int(attrs?.inPad);
+  const outPad = int(attrs?.outPad);
+  const [n = 0, ht = 0, wt = 0, c = 0] = x.shape;
+  const [h, w] = [ht - 2 * inPad, wt - 2 * inPad];
+  const gh = sameGeometry(h, k, stride);
+  const gw = sameGeometry(w, k, stride);
+  if (c % 4 !== 0 || h < 1 || w < 1) throw new Error(`${MAX_POOL_SIMD}: channels must be a multiple of 4`);
+  if (inPad < Math.max(gh.before, gh.after, gw.before, gw.after)) {
+    throw new Error(
+      `${MAX_POOL_SIMD}: the input's border (${inPad}) is narrower than the ${k} x ${k} window needs`,
+    );
+  }
+  const memory = backendMemory(backend.wasm);
+  const st = memory === null ? null : stateOf(memory);
+  const loop = memory === null || st === null ? null : poolLoopFor(st, memory, c, k, stride);
+  if (loop === null || st === null) throw new Error(`${MAX_POOL_SIMD}: no wasm SIMD in this engine`);
+  const [ho, wo] = [gh.out, gw.out];
+  const out = backend.makeOutput([n, ho + 2 * outPad, wo + 2 * outPad, c], "float32");
+  const input = layout(heapF32(backend, x, MAX_POOL_SIMD).byteOffset, h, w, c, inPad);
+  const o = heapF32(backend, out, MAX_POOL_SIMD);
+  const output = layout(o.byteOffset, ho, wo, c, outPad);
+  if (outPad > 0) {
+    const rowLen = (wo + 2 * outPad) * c;
+    const hot = ho + 2 * outPad;
+    for (let b = 0; b < n; b++) {
+      o.fill(0, b * hot * rowLen, (b * hot + outPad) * rowLen);
+      o.fill(0, (b * hot + outPad + ho) * rowLen, (b + 1) * hot * rowLen);
+    }
+  }
+  const xa = input.at - gh.before * input.row - gw.before * c * 4;
+  // ROWS_PARAMS after r0, r1 (filter, bias, residual and shortcut unused).
+  const job = [xa, input.img, input.row, 0, 0, output.at, output.img, output.row, 0, 0, 0, ho, wo, 0];
+  job.push(outPad * c * 4, 0, 0, 0, 0);
+  const own = (r0: number, r1: number) => loop.rows(r0, r1, ...job);
+  if (st.pool && useHelpers && loop.id >= 0) st.pool.run(loop.id, job, n * ho, own);
+  else own(0, n * ho);
+  poolSwitch.ran();
+  return out;
+};
+
+/**
+ * k x k "same" max-pool (k odd, stride 1 or 2) of a NON-NEGATIVE map `x` that carries a zero border
+ * of `inPad` pixels (at least maxPoolSimdBorder), written with a zero border of `outPad`. Check
+ * maxPoolSimdApplies first.
+ */
+export function maxPoolSimd(
+  x: tf.Tensor4D,
+  k: number,
+  stride: number,
+  inPad: number,
+  outPad = 0,
+): tf.Tensor4D {
+  registerWasmKernel(MAX_POOL_SIMD, maxPoolSimdKernel);
+  const y = tf.engine().runKernel(MAX_POOL_SIMD, { x }, { k, stride, inPad, outPad });
+  if (!(y instanceof tf.Tensor)) throw new Error(`${MAX_POOL_SIMD} must return one tensor`);
+  return y as tf.Tensor4D;
+}

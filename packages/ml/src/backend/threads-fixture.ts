@@ -5,7 +5,7 @@
  * process.exit (the test checks that neither pool's workers keep it alive).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { convSimd, convSimdHelperThreads, packConvFilter } from "./conv-simd";
+import { convSimd, convSimdHelperThreads, maxPoolSimd, packConvFilter } from "./conv-simd";
 import { initBackend } from "./index";
 
 const info = await initBackend({ prefer: "wasm", log: () => {} });
@@ -75,6 +75,25 @@ for (const stride of [1, 2]) {
     .dataSync();
   for (let i = 0; i < want.length; i++)
     loopError = Math.max(loopError, Math.abs((got[i] ?? 0) - (want[i] ?? 0)));
+}
+// The max-pool loop (its rows split the same way) on a non-negative bordered map.
+{
+  const pos = tf.relu(tf.tile(x8, [1, 1, 1, 4])) as tf.Tensor4D; // 12 channels
+  const got = maxPoolSimd(
+    tf.pad(pos, [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ]) as tf.Tensor4D,
+    3,
+    2,
+    1,
+  ).dataSync();
+  const want = tf.maxPool(pos, 3, 2, "same").dataSync();
+  for (let i = 0; i < want.length; i++)
+    loopError = Math.max(loopError, Math.abs((got[i] ?? 0) - (want[i] ?? 0)));
+  if (got.length !== want.length) loopError = 1;
 }
 process.stdout.write(
   `${JSON.stringify({ detail: info.detail, values: Array.from(y.dataSync()), loopError, helpers: convSimdHelperThreads() })}\n`,

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { convSimdRuns } from "../backend/conv-simd.js";
+import { convSimdRuns, maxPoolSimdRuns } from "../backend/conv-simd.js";
 import { initBackend } from "../backend/index.js";
 import { imageBatch } from "../data/image-set.js";
 import { predictImages } from "../fixmatch/predict.js";
@@ -48,6 +48,7 @@ describe("fused inference plan", () => {
       encoder: { inputSize: 64, width: 8, blocks: [1, 1, 1], stem: "large" as const },
       simd: 7,
       all: true,
+      pools: 1,
     },
     // 40 and 20 px wide maps run the loop (with borders and fused Adds), the 10 px third stage
     // falls back to XNNPACK and gets plain maps: 5 loop runs for 6 convolutions.
@@ -77,11 +78,13 @@ describe("fused inference plan", () => {
       const plan = compileFusedClassifier(net);
       const before = tf.memory().numTensors;
       const runs = convSimdRuns();
+      const pools = maxPoolSimdRuns();
       const out = plan.run(x);
       expect(convSimdRuns() - runs).toBe(c.simd);
+      expect(maxPoolSimdRuns() - pools).toBe("pools" in c ? c.pools : 0);
       // Where every convolution runs the loop, the residual Adds and their ReLUs run inside it, and
-      // no map is padded, cropped or normalized on the way: the only other kernels are the
-      // max-pool, the mean and the heads.
+      // no map is padded, cropped or normalized on the way, and the max-pool runs as a SIMD loop too:
+      // the only other kernels are the mean and the heads.
       const prof = await tf.profile(() => {
         const o = plan.run(x);
         tf.dispose([o.embedding, o.logits]);
@@ -92,7 +95,7 @@ describe("fused inference plan", () => {
       const adds = mapKernels.filter((n) => n === "Add" || n === "Relu").length;
       if (c.all) {
         expect(adds).toBe(0);
-        expect(mapKernels.filter((n) => /Pad|Slice|Sub|Div/.test(n))).toEqual([]);
+        expect(mapKernels.filter((n) => /^(PadV2|Slice|Sub|RealDiv|MaxPool)$/.test(n))).toEqual([]);
       } else expect(adds).toBeGreaterThan(0);
       // Only the two outputs stay alive; every intermediate is released.
       expect(tf.memory().numTensors).toBe(before + 2);

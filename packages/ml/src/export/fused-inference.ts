@@ -18,7 +18,8 @@
  * comes from a loop convolution is done in that convolution's output stage. Borders and fusion
  * are decided per batch from the maps' widths, so a layer that falls back to TF.js gets plain maps.
  * The input's normalization is done as the first convolution copies the images into its bordered
- * buffer.
+ * buffer, and a max-pool of a ReLU output between loop layers runs as a SIMD loop over the bordered
+ * map too (backend/conv-simd.ts).
  *
  * Supported layers: those of buildClassifier: InputLayer, Conv2D (+ BatchNormalization, + ReLU),
  * ReLU, Add, MaxPooling2D, GlobalAveragePooling2D, Dropout (identity), Dense (linear). Anything
@@ -30,6 +31,8 @@ import {
   convSimdApplies,
   convSimdBorder,
   convSimdFits,
+  maxPoolSimd,
+  maxPoolSimdApplies,
   packConvFilter,
 } from "../backend/conv-simd.js";
 import { type ClassifierNet, EMBEDDING_LAYER, FEATURES_LAYER, HEADS_LAYER } from "../models/resnet.js";
@@ -222,7 +225,20 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
    * reader needs, or none when a TF.js kernel reads it too (the fused Add only counts as its
    * residual when that convolution runs the loop).
    */
-  const borderFor = (name: string, h: number, w: number): number => {
+  /** Maps that hold no negative value (ReLU outputs, and max-pools of them). */
+  const nonNegative = new Set<string>();
+  for (const s of steps) {
+    if (((s.kind === "conv" || s.kind === "add") && s.relu) || s.kind === "relu") nonNegative.add(s.name);
+    if (s.kind === "maxpool" && nonNegative.has(s.input)) nonNegative.add(s.name);
+  }
+  /** Whether max-pool step `i` runs the SIMD loop on this non-negative map (C channels). */
+  const poolRuns = (i: number, name: string, c: number): boolean => {
+    const s = steps[i];
+    return (
+      s?.kind === "maxpool" && nonNegative.has(name) && maxPoolSimdApplies(c, s.pool, s.strides, s.padding)
+    );
+  };
+  const borderFor = (name: string, h: number, w: number, c: number): number => {
     let border = 0;
     for (const r of readersOf.get(name) ?? []) {
       const s = steps[r.step];
@@ -234,6 +250,11 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
         const stride = s.conv.strides[0] ?? 1;
         // The convolution's output is w wide, like its residual; its input w x stride (or one less).
         if (!loopRuns(r.step, w * stride)) return 0;
+        continue;
+      }
+      if (s?.kind === "maxpool" && poolRuns(r.step, name, c)) {
+        const [k = 1, stride = 1] = [s.pool[0], s.strides[0]];
+        border = Math.max(border, convSimdBorder(w, k, stride), convSimdBorder(h, k, stride));
         continue;
       }
       if (s?.kind !== "conv" || !loopRuns(r.step, w)) return 0;
@@ -291,7 +312,7 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
                 const fb = fallbacks.get(i);
                 if (!fuse && fb && !projectionFused(fb.main, wo)) fuse = fb.fusion;
                 if (fuse) name = steps[fuse.add]?.name ?? name;
-                const outPad = borderFor(name, ho, wo);
+                const outPad = borderFor(name, ho, wo, s.conv.kernelShape[3] ?? 0);
                 const residual =
                   fuse?.residual !== undefined ? (get(fuse.residual) as tf.Tensor4D) : undefined;
                 const normalize =
@@ -335,9 +356,22 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
             case "relu":
               y = tf.relu(plain(s.input));
               break;
-            case "maxpool":
+            case "maxpool": {
+              const xIn = get(s.input) as tf.Tensor4D;
+              const inPad = borders.get(s.input) ?? 0;
+              const [, h0 = 0, w0 = 0, c = 0] = xIn.shape;
+              const [h, w] = [h0 - 2 * inPad, w0 - 2 * inPad];
+              const [k = 1, stride = 1] = [s.pool[0], s.strides[0]];
+              const fits = inPad >= Math.max(convSimdBorder(w, k, stride), convSimdBorder(h, k, stride));
+              if (poolRuns(i, s.input, c) && inPad > 0 && fits) {
+                const outPad = borderFor(s.name, Math.ceil(h / stride), Math.ceil(w / stride), c);
+                y = maxPoolSimd(xIn, k, stride, inPad, outPad);
+                if (outPad > 0) borders.set(s.name, outPad);
+                break;
+              }
               y = tf.maxPool(plain(s.input) as tf.Tensor4D, pair(s.pool), pair(s.strides), s.padding);
               break;
+            }
             case "mean":
               y = tf.mean(plain(s.input), [1, 2]);
               break;
