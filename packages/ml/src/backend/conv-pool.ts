@@ -5,9 +5,10 @@
  * (Atomics.wait; allowed on Node's main thread) until every helper reports its share done.
  *
  * Protocol, over one Int32Array `ctl` in a SharedArrayBuffer per helper: the caller writes a job
- * (module id, addresses, geometry, row range) at JOB, bumps SEQ and notifies; the helper, parked in
- * Atomics.waitAsync on SEQ (so its event loop stays free for module messages), runs the rows, writes
- * SEQ's value to DONE and notifies. A new loop module (one per layer shape) is posted as a compiled
+ * (module id, row count, chunk size, addresses, geometry) at JOB, bumps SEQ and notifies; the
+ * helper, parked in Atomics.waitAsync on SEQ (so its event loop stays free for module messages),
+ * claims chunks of rows from a counter shared by all threads (Atomics.add) and runs them until none
+ * are left, writes SEQ's value to DONE and notifies. A new loop module (one per layer shape) is posted as a compiled
  * WebAssembly.Module; the caller waits on READY until the helper has instantiated it.
  */
 import { Worker } from "node:worker_threads";
@@ -15,16 +16,19 @@ import { Worker } from "node:worker_threads";
 const SEQ = 0;
 const DONE = 1;
 const READY = 2;
+/** Rows this helper has run, over its life (tests check that helpers take a share). */
+const ROWS_DONE = 3;
 const JOB = 4;
-/** The job: module id, r0, r1, then the rest of the loop's `rows` parameters. */
+/** The job: module id, total rows, rows per chunk, then the loop's `rows` parameters after r0, r1. */
 const JOB_LEN = 22;
 const CTL_INTS = JOB + JOB_LEN;
 
 /** The helper's code (plain JS, run with eval: no file to resolve from the package). */
 const HELPER = `
 const { workerData, parentPort } = require("node:worker_threads");
-const { memory, ctlBuffer } = workerData;
+const { memory, ctlBuffer, nextBuffer } = workerData;
 const ctl = new Int32Array(ctlBuffer);
+const next = new Int32Array(nextBuffer);
 const rows = [];
 parentPort.on("message", (m) => {
   let ok = true;
@@ -46,7 +50,15 @@ let seen = 0;
     const j = ctl.subarray(${JOB}, ${JOB + JOB_LEN});
     let ok = true;
     try {
-      rows[j[0]](...j.subarray(1));
+      const [id, total, chunk] = j;
+      const rest = Array.from(j.subarray(3));
+      for (;;) {
+        const r0 = Atomics.add(next, 0, chunk);
+        if (r0 >= total) break;
+        const r1 = Math.min(total, r0 + chunk);
+        rows[id](r0, r1, ...rest);
+        Atomics.add(ctl, ${ROWS_DONE}, r1 - r0);
+      }
     } catch {
       ok = false;
     }
@@ -67,11 +79,15 @@ interface Helper {
 export class RowPool {
   private readonly helpers: Helper[];
   private readonly modules: WebAssembly.Module[] = [];
+  /** The next unclaimed row of the running job (all threads claim chunks with Atomics.add). */
+  private readonly next = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(memory: WebAssembly.Memory, helpers: number) {
+    const nextBuffer = this.next.buffer;
     this.helpers = Array.from({ length: helpers }, () => {
       const ctl = new Int32Array(new SharedArrayBuffer(CTL_INTS * 4));
-      const worker = new Worker(HELPER, { eval: true, workerData: { memory, ctlBuffer: ctl.buffer } });
+      const workerData = { memory, ctlBuffer: ctl.buffer, nextBuffer };
+      const worker = new Worker(HELPER, { eval: true, workerData });
       // Helpers must not keep a finished script alive.
       worker.unref();
       return { worker, ctl, seq: 0, known: new Set<number>() };
@@ -82,6 +98,11 @@ export class RowPool {
     return this.helpers.length + 1;
   }
 
+  /** Rows the helpers have run so far, all jobs together. */
+  helperRows(): number {
+    return this.helpers.reduce((sum, h) => sum + Atomics.load(h.ctl, ROWS_DONE), 0);
+  }
+
   /** Registers a compiled loop module; returns its id for `run`. */
   add(module: WebAssembly.Module): number {
     this.modules.push(module);
@@ -89,26 +110,30 @@ export class RowPool {
   }
 
   /**
-   * Runs rows [0, total) of one convolution: helpers take the later shares, the caller the first
-   * (with `own`, its instance of the same module) and waits for all.
+   * Runs rows [0, total) of one job: the caller (with `own`, its instance of the same module) and
+   * the helpers claim chunks of rows from a shared counter until none are left, so a thread that
+   * wakes late or runs slower (this VM's neighbours) takes fewer; then the caller waits for all.
    */
   run(id: number, job: number[], total: number, own: (r0: number, r1: number) => void): void {
     if (job.length !== JOB_LEN - 3) throw new Error(`conv loop pool: a job has ${JOB_LEN - 3} values`);
-    const parts = this.size;
-    const share = Math.ceil(total / parts);
+    // About 8 chunks per thread: small enough to balance, large enough that claiming costs nothing.
+    const chunk = Math.max(1, Math.ceil(total / (this.size * 8)));
+    Atomics.store(this.next, 0, 0);
     const started: Helper[] = [];
-    this.helpers.forEach((hlp, k) => {
-      const r0 = Math.min(total, (k + 1) * share);
-      const r1 = Math.min(total, (k + 2) * share);
-      if (r0 >= r1) return;
+    for (const hlp of this.helpers) {
+      if (total <= chunk) break; // one chunk: the caller alone
       this.ensure(hlp, id);
-      hlp.ctl.set([id, r0, r1, ...job], JOB);
+      hlp.ctl.set([id, total, chunk, ...job], JOB);
       hlp.seq += 1;
       Atomics.store(hlp.ctl, SEQ, hlp.seq);
       Atomics.notify(hlp.ctl, SEQ);
       started.push(hlp);
-    });
-    own(0, Math.min(total, share));
+    }
+    for (;;) {
+      const r0 = Atomics.add(this.next, 0, chunk);
+      if (r0 >= total) break;
+      own(r0, Math.min(total, r0 + chunk));
+    }
     let failed = false;
     for (const hlp of started) {
       for (;;) {

@@ -446,6 +446,14 @@ export function convSimdHelperThreads(): number {
   return (stateOf(memory).pool?.size ?? 1) - 1;
 }
 
+/** Rows the helper threads have run on the active wasm backend so far (tests: they take a share). */
+export function convSimdHelperRows(): number {
+  const backend = tf.backend();
+  if (!(backend instanceof BackendWasm)) return 0;
+  const memory = backendMemory(backend.wasm);
+  return memory === null ? 0 : (stateOf(memory).pool?.helperRows() ?? 0);
+}
+
 function loopFor(
   st: PerMemory,
   memory: WebAssembly.Memory,

@@ -5,7 +5,13 @@
  * process.exit (the test checks that neither pool's workers keep it alive).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { convSimd, convSimdHelperThreads, maxPoolSimd, packConvFilter } from "./conv-simd";
+import {
+  convSimd,
+  convSimdHelperRows,
+  convSimdHelperThreads,
+  maxPoolSimd,
+  packConvFilter,
+} from "./conv-simd";
 import { initBackend } from "./index";
 
 const info = await initBackend({ prefer: "wasm", log: () => {} });
@@ -95,6 +101,19 @@ for (const stride of [1, 2]) {
     loopError = Math.max(loopError, Math.abs((got[i] ?? 0) - (want[i] ?? 0)));
   if (got.length !== want.length) loopError = 1;
 }
+// A layer large enough that the helper claims rows while the caller works through its own.
+{
+  const big = tf.randomUniform([4, 64, 64, 16], -1, 1, "float32", 3) as tf.Tensor4D;
+  const fw = tf.randomUniform([3, 3, 16, 16], -1, 1, "float32", 4) as tf.Tensor4D;
+  const pk = tf.tensor1d(packConvFilter(fw.dataSync() as Float32Array, 3, 16, 16));
+  const b16 = tf.zeros([16]) as tf.Tensor1D;
+  for (let rep = 0; rep < 3; rep++) {
+    const got = convSimd(big, pk, b16, false).dataSync();
+    const want = tf.conv2d(big, fw, 1, "same").dataSync();
+    for (let i = 0; i < want.length; i++)
+      loopError = Math.max(loopError, Math.abs((got[i] ?? 0) - (want[i] ?? 0)) / 10);
+  }
+}
 process.stdout.write(
-  `${JSON.stringify({ detail: info.detail, values: Array.from(y.dataSync()), loopError, helpers: convSimdHelperThreads() })}\n`,
+  `${JSON.stringify({ detail: info.detail, values: Array.from(y.dataSync()), loopError, helpers: convSimdHelperThreads(), helperRows: convSimdHelperRows() })}\n`,
 );

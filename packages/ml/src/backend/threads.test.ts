@@ -12,6 +12,7 @@ interface Result {
   values: number[];
   loopError: number;
   helpers: number;
+  helperRows: number;
 }
 // One child per thread count, shared by the tests (each start costs seconds).
 const results = new Map<string, Result>();
@@ -51,6 +52,9 @@ describe("threaded wasm under Node", () => {
     const two = run("2");
     expect(one.helpers).toBe(0);
     expect(two.helpers).toBe(1);
+    // The helper claimed rows of its own (the big layer alone is 3 x 256 rows).
+    expect(one.helperRows).toBe(0);
+    expect(two.helperRows).toBeGreaterThan(0);
     expect(one.loopError).toBeLessThan(1e-5);
     expect(two.loopError).toBeLessThan(1e-5);
   });
