@@ -28,6 +28,7 @@ import {
   END,
   F32,
   F32_ADD,
+  F32_CONVERT_I32_U,
   F32_LOAD,
   F32_MUL,
   F32_STORE,
@@ -45,6 +46,7 @@ import {
   I32_DIV_U,
   I32_EQ,
   I32_GE_U,
+  I32_LOAD8_U,
   I32_MUL,
   I32_NE,
   I32_SUB,
@@ -348,8 +350,33 @@ function copyBody(): number[] {
 }
 
 /**
- * The module of one layer shape (exports `row`, `rows` and `copy`), with a 1 x 1 shortcut summed in
- * when `shortcut` is given; `shared` must match the backend's memory.
+ * `copy8` (function 3): the same from 8-bit pixels (one channel), x = byte * scale + shift: the
+ * plan's first convolution reads the images' bytes where they lie. Parameters as `copy`, with C_N4
+ * the pixels per row (C_TAIL unused).
+ */
+function copy8Body(): number[] {
+  const code: number[] = [];
+  const inc = (local: number, n: number) =>
+    code.push(...get(local), I32_CONST, ...sleb(n), I32_ADD, ...set(local));
+  code.push(I32_CONST, 0, ...set(C_Y), BLOCK, VOID, LOOP, VOID);
+  code.push(...get(C_Y), ...get(C_ROWS), I32_EQ, BR_IF, 1);
+  code.push(...get(C_DST), ...set(C_D), I32_CONST, 0, ...set(C_I), BLOCK, VOID, LOOP, VOID);
+  code.push(...get(C_I), ...get(C_N4), I32_EQ, BR_IF, 1);
+  code.push(...get(C_D), ...get(C_SRC), ...I32_LOAD8_U, F32_CONVERT_I32_U);
+  code.push(...get(C_SCALE), F32_MUL, ...get(C_SHIFT), F32_ADD, ...F32_STORE);
+  inc(C_SRC, 1);
+  inc(C_D, 4);
+  inc(C_I, 1);
+  code.push(BR, 0, END, END);
+  code.push(...get(C_DST), ...get(C_DROW), I32_ADD, ...set(C_DST));
+  inc(C_Y, 1);
+  code.push(BR, 0, END, END, END);
+  return funcBody([[3, I32]], code);
+}
+
+/**
+ * The module of one layer shape (exports `row`, `rows`, `copy` and `copy8`), with a 1 x 1 shortcut
+ * summed in when `shortcut` is given; `shared` must match the backend's memory.
  */
 export function convModuleBytes(
   c: number,
@@ -367,6 +394,7 @@ export function convModuleBytes(
       { name: "row", body: rowBody(c, co, k, stride, fma, shortcut) },
       { name: "rows", body: rowsBody(co, stride, shortcut), params: ROWS_PARAMS.map(() => I32) },
       { name: "copy", body: copyBody(), params: [I32, I32, I32, I32, I32, I32, F32, F32] },
+      { name: "copy8", body: copy8Body(), params: [I32, I32, I32, I32, I32, I32, F32, F32] },
     ],
   );
 }
@@ -407,6 +435,7 @@ type CopyFn = (...a: number[]) => void;
 interface Loop {
   rows: RowsFn;
   copy: CopyFn;
+  copy8: CopyFn;
   /** Its id in the memory's helper pool. */
   id: number;
 }
@@ -472,9 +501,10 @@ function loopFor(
     if (WebAssembly.validate(bytes)) {
       const module = new WebAssembly.Module(bytes);
       const instance = new WebAssembly.Instance(module, { e: { m: memory } });
-      const { rows, copy } = instance.exports;
-      if (typeof rows === "function" && typeof copy === "function") {
-        loop = { rows: rows as RowsFn, copy: copy as CopyFn, id: st.pool?.add(module) ?? -1 };
+      const { rows, copy, copy8 } = instance.exports;
+      if (typeof rows === "function" && typeof copy === "function" && typeof copy8 === "function") {
+        const id = st.pool?.add(module) ?? -1;
+        loop = { rows: rows as RowsFn, copy: copy as CopyFn, copy8: copy8 as CopyFn, id };
       }
     }
     st.loops.set(key, loop);
@@ -566,7 +596,22 @@ const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   const inPad = int(attrs?.inPad);
   const outPad = int(attrs?.outPad);
   const resPad = int(attrs?.resPad);
-  const [n = 0, ht = 0, wt = 0, c = 0] = x.shape;
+  // 8-bit pixels: x is int32 holding 4 pixels per element; u8Shape is the images' [N, H, W].
+  const u8 = Array.isArray(attrs?.u8Shape) ? (attrs.u8Shape as number[]) : null;
+  if (u8) {
+    const [un = 0, uh = 0, uw = 0] = u8;
+    if (
+      u8.length !== 3 ||
+      x.dtype !== "int32" ||
+      inPad !== 0 ||
+      tf.util.sizeFromShape(x.shape) * 4 < un * uh * uw
+    ) {
+      throw new Error(
+        `${CONV_SIMD}: 8-bit pixels come as an unbordered int32 tensor of at least N*H*W/4 elements`,
+      );
+    }
+  }
+  const [n = 0, ht = 0, wt = 0, c = 0] = u8 ? [...u8, 1] : x.shape;
   const h = ht - 2 * inPad;
   const w = wt - 2 * inPad;
   const gh = sameGeometry(h, k, stride);
@@ -574,7 +619,7 @@ const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   const ho = gh.out;
   const wo = gw.out;
   const co = bias.shape[0] ?? 0;
-  if (x.shape.length !== 4 || h < 1 || wo < 4 || wo % 4 !== 0 || c < 1) {
+  if ((!u8 && x.shape.length !== 4) || h < 1 || wo < 4 || wo % 4 !== 0 || c < 1) {
     throw new Error(`${CONV_SIMD}: x must be NHWC [N, H, W, C] with an output width that is a multiple of 4`);
   }
   if (co % 8 !== 0 || k < 1 || k % 2 !== 1 || tf.util.sizeFromShape(filter.shape) !== k * k * c * co) {
@@ -628,19 +673,30 @@ const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   const affine = scale !== 1 || shift !== 0;
   if (affine && inPad > 0)
     throw new Error(`${CONV_SIMD}: inScale / inShift apply to an unbordered input only`);
-  const copied = inPad === 0 && (border > 0 || affine);
+  const copied = u8 !== null || (inPad === 0 && (border > 0 || affine));
   const padded = copied ? backend.makeOutput([n, h + 2 * border, w + 2 * border, c], "float32") : null;
   // Views after the allocations (they can grow the heap).
-  const src = heapF32(backend, x, CONV_SIMD);
-  let input = layout(src.byteOffset, h, w, c, inPad);
+  const srcAt = (backend.typedArrayFromHeap(x) as ArrayBufferView).byteOffset;
+  let input = layout(srcAt, h, w, c, inPad);
   if (padded) {
     const dst = heapF32(backend, padded, CONV_SIMD);
     if (border > 0) dst.fill(0);
     input = layout(dst.byteOffset, h, w, c, border);
     const rowFloats = w * c;
     for (let b = 0; b < n; b++) {
-      const from = src.byteOffset + b * h * rowFloats * 4;
-      loop.copy(from, input.at + b * input.img, h, rowFloats >> 2, rowFloats & 3, input.row, scale, shift);
+      const to = input.at + b * input.img;
+      if (u8) loop.copy8(srcAt + b * h * w, to, h, w, 0, input.row, scale, shift);
+      else
+        loop.copy(
+          srcAt + b * h * rowFloats * 4,
+          to,
+          h,
+          rowFloats >> 2,
+          rowFloats & 3,
+          input.row,
+          scale,
+          shift,
+        );
     }
   }
   // The kernel window of output pixel (0, 0) starts `before` pixels up and left of input (0, 0).
@@ -716,6 +772,11 @@ export interface ConvSimdBorders {
    * border of `pad`), its filter packed by packConvFilter, its stride.
    */
   shortcut?: { x: tf.Tensor4D; packed: tf.Tensor; pad?: number; stride: number };
+  /**
+   * x holds 8-bit pixels (one channel), 4 per int32 element, of images [N, H, W]; read as
+   * byte * inScale + inShift.
+   */
+  u8Shape?: [number, number, number];
   /** The input is read as x * inScale + inShift (with `inPad` 0; its zero border stays zero). */
   inScale?: number;
   inShift?: number;
@@ -727,7 +788,7 @@ export interface ConvSimdBorders {
  * maps carry zero borders (see ConvSimdBorders); the output is then [N, Ho + 2 outPad, ...].
  */
 export function convSimd(
-  x: tf.Tensor4D,
+  x: tf.Tensor,
   packed: tf.Tensor,
   bias: tf.Tensor1D,
   relu: boolean,
@@ -745,7 +806,8 @@ export function convSimd(
   }
   const s1 = shortcut?.stride ?? 1;
   const sPad = shortcut?.pad ?? 0;
-  const attrs = { relu, stride, k, inPad, outPad, resPad, inScale, inShift, s1, sPad };
+  const u8Shape = borders.u8Shape ? [...borders.u8Shape] : false;
+  const attrs = { relu, stride, k, inPad, outPad, resPad, inScale, inShift, s1, sPad, u8Shape };
   const y = tf.engine().runKernel(CONV_SIMD, inputs, attrs);
   if (!(y instanceof tf.Tensor)) throw new Error(`${CONV_SIMD} must return one tensor`);
   return y as tf.Tensor4D;
@@ -858,7 +920,7 @@ function poolLoopFor(st: PerMemory, memory: WebAssembly.Memory, c: number, k: nu
       const instance = new WebAssembly.Instance(module, { e: { m: memory } });
       const { rows } = instance.exports;
       if (typeof rows === "function")
-        loop = { rows: rows as RowsFn, copy: () => {}, id: st.pool?.add(module) ?? -1 };
+        loop = { rows: rows as RowsFn, copy: () => {}, copy8: () => {}, id: st.pool?.add(module) ?? -1 };
     }
     st.loops.set(key, loop);
   }

@@ -141,6 +141,49 @@ describe("fused inference plan", () => {
     net.full.dispose();
   });
 
+  it("runImages reads 8-bit pixels where they lie (the first convolution normalizes them) and equals run on imageBatch", async () => {
+    for (const encoder of [
+      { inputSize: 32, width: 8, blocks: [1, 1] }, // small stem on the loop: the byte path
+      { inputSize: 30, width: 8, blocks: [1, 1] }, // 30 px is not a multiple of 4: imageBatch + run
+    ]) {
+      const net = buildClassifier({ encoder, schema });
+      seedKernels(net.full, 5);
+      perturbWeights(net, 7);
+      const images = randomImages(9, encoder.inputSize, 4);
+      const plan = compileFusedClassifier(net);
+      const runs = convSimdRuns();
+      // Start 1 of an odd-sized run: bytes not 4-aligned in the set (copied into an aligned buffer).
+      for (const [start, count] of [
+        [0, 4],
+        [1, 5],
+        [8, 1],
+      ] as const) {
+        const x = imageBatch(
+          images,
+          Array.from({ length: count }, (_, i) => start + i),
+        );
+        const before = tf.memory().numTensors;
+        const a = plan.runImages(images, start, count);
+        expect(tf.memory().numTensors).toBe(before + 2);
+        const b = plan.run(x);
+        expect(maxDiff(await a.embedding.data(), await b.embedding.data())).toBeLessThan(1e-5);
+        expect(maxDiff(await a.logits.data(), await b.logits.data())).toBeLessThan(1e-5);
+        tf.dispose([x, a.embedding, a.logits, b.embedding, b.logits]);
+      }
+      expect(convSimdRuns() > runs).toBe(encoder.inputSize === 32);
+      // On the byte path the first convolution's input is the packed pixels: [count * S * S / 4].
+      const prof = await tf.profile(() => {
+        const o = plan.runImages(images, 0, 4);
+        tf.dispose([o.embedding, o.logits]);
+      });
+      const firstInput = prof.kernels.find((k) => !k.name.endsWith("__op"))?.inputShapes[0];
+      expect(firstInput).toEqual(encoder.inputSize === 32 ? [(4 * 32 * 32) / 4] : [4, 30, 30, 1]);
+      expect(() => plan.runImages(images, 7, 3)).toThrow(/out of/);
+      plan.dispose();
+      net.full.dispose();
+    }
+  });
+
   it("predictImages gives the same outputs with the fused plan and the layers model", async () => {
     const net = buildClassifier({
       encoder: { inputSize: 28, width: 8, blocks: [1, 1] },

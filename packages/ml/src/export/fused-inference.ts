@@ -35,6 +35,7 @@ import {
   maxPoolSimdApplies,
   packConvFilter,
 } from "../backend/conv-simd.js";
+import { type ImageSet, imageBatch } from "../data/image-set.js";
 import { type ClassifierNet, EMBEDDING_LAYER, FEATURES_LAYER, HEADS_LAYER } from "../models/resnet.js";
 import { normalizeImages } from "../ssl/pretrain.js";
 import { type FoldedOp, foldGraph, opInputs } from "./layer-graph.js";
@@ -59,6 +60,11 @@ export interface FusedClassifier {
    * caller owns both.
    */
   run(x: tf.Tensor4D): { embedding: tf.Tensor2D; logits: tf.Tensor2D };
+  /**
+   * The same for images [start, start + count) of an image set, read from their 8-bit pixels
+   * where the first convolution runs the loop (no float batch is built), else through imageBatch.
+   */
+  runImages(images: ImageSet, start: number, count: number): { embedding: tf.Tensor2D; logits: tf.Tensor2D };
   /** Releases the folded weights. */
   dispose(): void;
 }
@@ -265,130 +271,171 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
     return border;
   };
   const norm = net.config.normalization;
-  return {
-    run(x) {
-      return tf.tidy(() => {
-        const values = new Map<string, tf.Tensor>();
-        /** Zero border (pixels) around each map that has one; maps not listed have none. */
-        const borders = new Map<string, number>();
-        // The input normalization is done by the first convolution's copy of the input into its
-        // bordered buffer when that convolution is the input's only reader and runs the loop.
-        const [first, ...others] = readersOf.get(inputName) ?? [];
-        const stemStep = first && others.length === 0 && loopRuns(first.step, x.shape[2]) ? first.step : -1;
-        values.set(inputName, stemStep >= 0 ? x : normalizeImages(x, norm));
-        const get = (name: string): tf.Tensor => {
-          const v = values.get(name);
-          if (!v) throw new Error(`${WHO}: ${name} was not computed`);
-          return v;
-        };
-        /** A map without its border (for TF.js kernels). */
-        const plain = (name: string): tf.Tensor => {
-          const v = get(name);
-          const b = borders.get(name) ?? 0;
-          if (b === 0) return v;
-          const [n = 0, h = 0, w = 0, c = 0] = v.shape;
-          return tf.slice(v, [0, b, b, 0], [n, h - 2 * b, w - 2 * b, c]);
-        };
-        /** Adds whose convolution did them; their step only releases inputs. */
-        const done = new Set<number>();
-        steps.forEach((s, i) => {
-          let y: tf.Tensor | null = null;
-          let name = s.name;
-          switch (s.kind) {
-            case "conv": {
-              const xIn = get(s.input) as tf.Tensor4D;
-              const inPad = borders.get(s.input) ?? 0;
-              const [, h0 = 0, w0 = 0] = xIn.shape;
-              const [h, w] = [h0 - 2 * inPad, w0 - 2 * inPad];
-              const stride = s.conv.strides[0] ?? 1;
-              const k = s.conv.kernelShape[0] ?? 1;
-              const mainOf = projections.get(i);
-              if (mainOf !== undefined && projectionFused(mainOf, Math.ceil(w / stride))) break;
-              if (s.packed && loopRuns(i, w)) {
-                const [ho, wo] = [Math.ceil(h / stride), Math.ceil(w / stride)];
-                let fuse = fusable.get(i);
-                // A projection not summed in on this batch: the later of the two adds the other's map.
-                if (fuse?.shortcut && !projectionFused(i, w)) fuse = undefined;
-                const fb = fallbacks.get(i);
-                if (!fuse && fb && !projectionFused(fb.main, wo)) fuse = fb.fusion;
-                if (fuse) name = steps[fuse.add]?.name ?? name;
-                const outPad = borderFor(name, ho, wo, s.conv.kernelShape[3] ?? 0);
-                const residual =
-                  fuse?.residual !== undefined ? (get(fuse.residual) as tf.Tensor4D) : undefined;
-                const normalize =
-                  i === stemStep ? { inScale: 1 / norm.std, inShift: -norm.mean / norm.std } : {};
-                const sc = fuse?.shortcut;
-                const shortcut = sc && {
-                  x: get(sc.input) as tf.Tensor4D,
-                  packed: sc.packed,
-                  pad: borders.get(sc.input) ?? 0,
-                  stride: sc.stride,
-                };
-                y = convSimd(xIn, s.packed, sc ? sc.bias : s.biasT, fuse ? fuse.relu : s.relu, stride, k, {
-                  inPad,
-                  outPad,
-                  residual,
-                  resPad: fuse?.residual !== undefined ? (borders.get(fuse.residual) ?? 0) : 0,
-                  shortcut,
-                  ...normalize,
-                });
-                if (fuse) done.add(fuse.add);
-                if (outPad > 0) borders.set(name, outPad);
-                break;
-              }
-              y = tf.fused.conv2d({
-                x: plain(s.input) as tf.Tensor4D,
-                filter: s.filter,
-                strides: pair(s.conv.strides),
-                pad: s.conv.padding,
-                bias: s.biasT,
-                activation: s.relu ? "relu" : "linear",
+  /**
+   * The first convolution, where it is the input's only reader and runs the loop on images this
+   * wide: it then reads the input where it lies and normalizes it as it copies it into its bordered
+   * buffer (no normalization kernels, and 8-bit pixels need no float batch at all). Else -1.
+   */
+  const stemFor = (width: number): number => {
+    const [first, ...others] = readersOf.get(inputName) ?? [];
+    return first && others.length === 0 && loopRuns(first.step, width) ? first.step : -1;
+  };
+  /** `x`: images in [0, 1] [N,S,S,1], or with `u8` ([N, S, S]) their bytes, 4 per int32 (stem only). */
+  const exec = (x: tf.Tensor, u8: [number, number, number] | null) =>
+    tf.tidy(() => {
+      const values = new Map<string, tf.Tensor>();
+      /** Zero border (pixels) around each map that has one; maps not listed have none. */
+      const borders = new Map<string, number>();
+      const stemStep = stemFor(u8 ? u8[2] : (x.shape[2] ?? 0));
+      if (u8 && stemStep < 0) throw new Error(`${WHO}: 8-bit pixels need the first convolution on the loop`);
+      values.set(inputName, stemStep >= 0 ? x : normalizeImages(x as tf.Tensor4D, norm));
+      const get = (name: string): tf.Tensor => {
+        const v = values.get(name);
+        if (!v) throw new Error(`${WHO}: ${name} was not computed`);
+        return v;
+      };
+      /** A map without its border (for TF.js kernels). */
+      const plain = (name: string): tf.Tensor => {
+        const v = get(name);
+        const b = borders.get(name) ?? 0;
+        if (b === 0) return v;
+        const [n = 0, h = 0, w = 0, c = 0] = v.shape;
+        return tf.slice(v, [0, b, b, 0], [n, h - 2 * b, w - 2 * b, c]);
+      };
+      /** Adds whose convolution did them; their step only releases inputs. */
+      const done = new Set<number>();
+      steps.forEach((s, i) => {
+        let y: tf.Tensor | null = null;
+        let name = s.name;
+        switch (s.kind) {
+          case "conv": {
+            const xIn = get(s.input) as tf.Tensor4D;
+            const inPad = borders.get(s.input) ?? 0;
+            const [, h0 = 0, w0 = 0] = i === stemStep && u8 ? u8 : xIn.shape;
+            const [h, w] = [h0 - 2 * inPad, w0 - 2 * inPad];
+            const stride = s.conv.strides[0] ?? 1;
+            const k = s.conv.kernelShape[0] ?? 1;
+            const mainOf = projections.get(i);
+            if (mainOf !== undefined && projectionFused(mainOf, Math.ceil(w / stride))) break;
+            if (s.packed && loopRuns(i, w)) {
+              const [ho, wo] = [Math.ceil(h / stride), Math.ceil(w / stride)];
+              let fuse = fusable.get(i);
+              // A projection not summed in on this batch: the later of the two adds the other's map.
+              if (fuse?.shortcut && !projectionFused(i, w)) fuse = undefined;
+              const fb = fallbacks.get(i);
+              if (!fuse && fb && !projectionFused(fb.main, wo)) fuse = fb.fusion;
+              if (fuse) name = steps[fuse.add]?.name ?? name;
+              const outPad = borderFor(name, ho, wo, s.conv.kernelShape[3] ?? 0);
+              const residual = fuse?.residual !== undefined ? (get(fuse.residual) as tf.Tensor4D) : undefined;
+              const normalize =
+                i !== stemStep
+                  ? {}
+                  : u8
+                    ? { inScale: 1 / (255 * norm.std), inShift: -norm.mean / norm.std, u8Shape: u8 }
+                    : { inScale: 1 / norm.std, inShift: -norm.mean / norm.std };
+              const sc = fuse?.shortcut;
+              const shortcut = sc && {
+                x: get(sc.input) as tf.Tensor4D,
+                packed: sc.packed,
+                pad: borders.get(sc.input) ?? 0,
+                stride: sc.stride,
+              };
+              y = convSimd(xIn, s.packed, sc ? sc.bias : s.biasT, fuse ? fuse.relu : s.relu, stride, k, {
+                inPad,
+                outPad,
+                residual,
+                resPad: fuse?.residual !== undefined ? (borders.get(fuse.residual) ?? 0) : 0,
+                shortcut,
+                ...normalize,
               });
+              if (fuse) done.add(fuse.add);
+              if (outPad > 0) borders.set(name, outPad);
               break;
             }
-            case "add": {
-              if (done.has(i)) break;
-              let acc = plain(s.inputs[0] ?? "");
-              for (const name of s.inputs.slice(1)) acc = tf.add(acc, plain(name));
-              y = s.relu ? tf.relu(acc) : acc;
-              break;
-            }
-            case "relu":
-              y = tf.relu(plain(s.input));
-              break;
-            case "maxpool": {
-              const xIn = get(s.input) as tf.Tensor4D;
-              const inPad = borders.get(s.input) ?? 0;
-              const [, h0 = 0, w0 = 0, c = 0] = xIn.shape;
-              const [h, w] = [h0 - 2 * inPad, w0 - 2 * inPad];
-              const [k = 1, stride = 1] = [s.pool[0], s.strides[0]];
-              const fits = inPad >= Math.max(convSimdBorder(w, k, stride), convSimdBorder(h, k, stride));
-              if (poolRuns(i, s.input, c) && inPad > 0 && fits) {
-                const outPad = borderFor(s.name, Math.ceil(h / stride), Math.ceil(w / stride), c);
-                y = maxPoolSimd(xIn, k, stride, inPad, outPad);
-                if (outPad > 0) borders.set(s.name, outPad);
-                break;
-              }
-              y = tf.maxPool(plain(s.input) as tf.Tensor4D, pair(s.pool), pair(s.strides), s.padding);
-              break;
-            }
-            case "mean":
-              y = tf.mean(plain(s.input), [1, 2]);
-              break;
-            case "dense":
-              y = tf.add(tf.matMul(plain(s.input) as tf.Tensor2D, s.kernelT), s.biasT);
-              break;
+            y = tf.fused.conv2d({
+              x: plain(s.input) as tf.Tensor4D,
+              filter: s.filter,
+              strides: pair(s.conv.strides),
+              pad: s.conv.padding,
+              bias: s.biasT,
+              activation: s.relu ? "relu" : "linear",
+            });
+            break;
           }
-          if (y !== null) values.set(name, y);
-          for (const input of opInputs(s)) {
-            // The caller's images are the caller's.
-            if (lastUse.get(input) !== i || keep.has(input) || values.get(input) === x) continue;
-            values.get(input)?.dispose();
-            values.delete(input);
+          case "add": {
+            if (done.has(i)) break;
+            let acc = plain(s.inputs[0] ?? "");
+            for (const name of s.inputs.slice(1)) acc = tf.add(acc, plain(name));
+            y = s.relu ? tf.relu(acc) : acc;
+            break;
           }
-        });
-        return { embedding: plain(embName) as tf.Tensor2D, logits: plain(logitsName) as tf.Tensor2D };
+          case "relu":
+            y = tf.relu(plain(s.input));
+            break;
+          case "maxpool": {
+            const xIn = get(s.input) as tf.Tensor4D;
+            const inPad = borders.get(s.input) ?? 0;
+            const [, h0 = 0, w0 = 0, c = 0] = xIn.shape;
+            const [h, w] = [h0 - 2 * inPad, w0 - 2 * inPad];
+            const [k = 1, stride = 1] = [s.pool[0], s.strides[0]];
+            const fits = inPad >= Math.max(convSimdBorder(w, k, stride), convSimdBorder(h, k, stride));
+            if (poolRuns(i, s.input, c) && inPad > 0 && fits) {
+              const outPad = borderFor(s.name, Math.ceil(h / stride), Math.ceil(w / stride), c);
+              y = maxPoolSimd(xIn, k, stride, inPad, outPad);
+              if (outPad > 0) borders.set(s.name, outPad);
+              break;
+            }
+            y = tf.maxPool(plain(s.input) as tf.Tensor4D, pair(s.pool), pair(s.strides), s.padding);
+            break;
+          }
+          case "mean":
+            y = tf.mean(plain(s.input), [1, 2]);
+            break;
+          case "dense":
+            y = tf.add(tf.matMul(plain(s.input) as tf.Tensor2D, s.kernelT), s.biasT);
+            break;
+        }
+        if (y !== null) values.set(name, y);
+        for (const input of opInputs(s)) {
+          // The caller's images are the caller's.
+          if (lastUse.get(input) !== i || keep.has(input) || values.get(input) === x) continue;
+          values.get(input)?.dispose();
+          values.delete(input);
+        }
       });
+      return { embedding: plain(embName) as tf.Tensor2D, logits: plain(logitsName) as tf.Tensor2D };
+    });
+  return {
+    run: (x) => exec(x, null),
+    runImages(images, start, count) {
+      const size = images.size;
+      if (start < 0 || count < 1 || start + count > images.count) {
+        throw new RangeError(`${WHO}: images ${start}..${start + count} out of 0..${images.count}`);
+      }
+      if (stemFor(size) < 0) {
+        const x = imageBatch(
+          images,
+          Array.from({ length: count }, (_, i) => start + i),
+        );
+        try {
+          return exec(x, null);
+        } finally {
+          x.dispose();
+        }
+      }
+      const px = size * size;
+      let bytes = images.pixels.subarray(start * px, (start + count) * px);
+      if (bytes.byteOffset % 4 !== 0 || bytes.length % 4 !== 0) {
+        const aligned = new Uint8Array(Math.ceil(bytes.length / 4) * 4);
+        aligned.set(bytes);
+        bytes = aligned;
+      }
+      const words = tf.tensor1d(new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4), "int32");
+      try {
+        return exec(words, [count, size, size]);
+      } finally {
+        words.dispose();
+      }
     },
     dispose() {
       tf.dispose(owned);

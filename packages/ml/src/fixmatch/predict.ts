@@ -89,9 +89,7 @@ async function predictWith(
     let h: tf.Tensor2D;
     let p: tf.Tensor2D;
     if (fused) {
-      const x = imageBatch(images, idx);
-      const out = fused.run(x);
-      x.dispose();
+      const out = fused.runImages(images, start, idx.length);
       h = out.embedding;
       p = tf.tidy(() => tf.sigmoid(out.logits));
       out.logits.dispose();
