@@ -33,6 +33,7 @@ import {
   F32_MUL,
   F32_STORE,
   F32X4_ADD,
+  F32X4_CONVERT_I32X4_U,
   F32X4_MAX,
   F32X4_MUL,
   F32X4_RELAXED_MADD,
@@ -50,6 +51,8 @@ import {
   I32_MUL,
   I32_NE,
   I32_SUB,
+  I32X4_EXTEND_HIGH_I16X8_U,
+  I32X4_EXTEND_LOW_I16X8_U,
   IF,
   isShared,
   LOCAL_TEE,
@@ -62,6 +65,7 @@ import {
   sleb,
   uleb,
   V128,
+  V128_LOAD8X8_U,
   V128_ZERO,
   VOID,
   v128LoadAt,
@@ -352,16 +356,33 @@ function copyBody(): number[] {
 /**
  * `copy8` (function 3): the same from 8-bit pixels (one channel), x = byte * scale + shift: the
  * plan's first convolution reads the images' bytes where they lie. Parameters as `copy`, with C_N4
- * the pixels per row (C_TAIL unused).
+ * the groups of 8 pixels per row and C_TAIL the pixels left over (0-7).
  */
 function copy8Body(): number[] {
   const code: number[] = [];
+  const T = C_VB + 1; // v128: 8 pixels widened to 16 bits
   const inc = (local: number, n: number) =>
     code.push(...get(local), I32_CONST, ...sleb(n), I32_ADD, ...set(local));
+  const convert = (extend: number[], offset: number) => {
+    code.push(...get(C_D), ...get(T), ...extend, ...F32X4_CONVERT_I32X4_U, ...get(C_VS), ...F32X4_MUL);
+    code.push(...get(C_VB), ...F32X4_ADD, ...v128StoreAt(offset));
+  };
+  code.push(...get(C_SCALE), ...F32X4_SPLAT, ...set(C_VS), ...get(C_SHIFT), ...F32X4_SPLAT, ...set(C_VB));
   code.push(I32_CONST, 0, ...set(C_Y), BLOCK, VOID, LOOP, VOID);
   code.push(...get(C_Y), ...get(C_ROWS), I32_EQ, BR_IF, 1);
+  // 8 pixels at a time: 8 bytes -> 8 x u16 -> 2 x (4 x u32 -> 4 x f32).
   code.push(...get(C_DST), ...set(C_D), I32_CONST, 0, ...set(C_I), BLOCK, VOID, LOOP, VOID);
   code.push(...get(C_I), ...get(C_N4), I32_EQ, BR_IF, 1);
+  code.push(...get(C_SRC), ...V128_LOAD8X8_U, ...set(T));
+  convert(I32X4_EXTEND_LOW_I16X8_U, 0);
+  convert(I32X4_EXTEND_HIGH_I16X8_U, 16);
+  inc(C_SRC, 8);
+  inc(C_D, 32);
+  inc(C_I, 1);
+  code.push(BR, 0, END, END);
+  // The row's last (width mod 8) pixels one by one.
+  code.push(I32_CONST, 0, ...set(C_I), BLOCK, VOID, LOOP, VOID);
+  code.push(...get(C_I), ...get(C_TAIL), I32_EQ, BR_IF, 1);
   code.push(...get(C_D), ...get(C_SRC), ...I32_LOAD8_U, F32_CONVERT_I32_U);
   code.push(...get(C_SCALE), F32_MUL, ...get(C_SHIFT), F32_ADD, ...F32_STORE);
   inc(C_SRC, 1);
@@ -371,7 +392,13 @@ function copy8Body(): number[] {
   code.push(...get(C_DST), ...get(C_DROW), I32_ADD, ...set(C_DST));
   inc(C_Y, 1);
   code.push(BR, 0, END, END, END);
-  return funcBody([[3, I32]], code);
+  return funcBody(
+    [
+      [3, I32],
+      [3, V128],
+    ],
+    code,
+  );
 }
 
 /**
@@ -685,7 +712,7 @@ const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
     const rowFloats = w * c;
     for (let b = 0; b < n; b++) {
       const to = input.at + b * input.img;
-      if (u8) loop.copy8(srcAt + b * h * w, to, h, w, 0, input.row, scale, shift);
+      if (u8) loop.copy8(srcAt + b * h * w, to, h, w >> 3, w & 7, input.row, scale, shift);
       else
         loop.copy(
           srcAt + b * h * rowFloats * 4,

@@ -91,6 +91,11 @@ export const load32SplatAt = (offset: number): number[] => [...simd(0x09), 0, ..
 /** v128.const 0. */
 export const V128_ZERO = [...simd(0x0c), ...new Array<number>(16).fill(0)];
 export const F32X4_MAX = simd(0xe9);
+/** v128.load8x8_u: 8 bytes widened to 8 x u16 (memarg: align 2^0, offset 0). */
+export const V128_LOAD8X8_U = [...simd(0x02), 0, 0];
+export const I32X4_EXTEND_LOW_I16X8_U = simd(0xa9);
+export const I32X4_EXTEND_HIGH_I16X8_U = simd(0xaa);
+export const F32X4_CONVERT_I32X4_U = simd(0xfb);
 /** relaxed SIMD: f32x4.relaxed_madd(a, b, c) = a * b + c, fused where the CPU has FMA. */
 export const F32X4_RELAXED_MADD = simd(0x105);
 export const F32X4_SPLAT = simd(0x13);

@@ -144,6 +144,7 @@ describe("fused inference plan", () => {
   it("runImages reads 8-bit pixels where they lie (the first convolution normalizes them) and equals run on imageBatch", async () => {
     for (const encoder of [
       { inputSize: 32, width: 8, blocks: [1, 1] }, // small stem on the loop: the byte path
+      { inputSize: 36, width: 8, blocks: [1, 1] }, // the byte path with rows of 4 x 8 + 4 pixels
       { inputSize: 30, width: 8, blocks: [1, 1] }, // 30 px is not a multiple of 4: imageBatch + run
     ]) {
       const net = buildClassifier({ encoder, schema });
@@ -170,14 +171,16 @@ describe("fused inference plan", () => {
         expect(maxDiff(await a.logits.data(), await b.logits.data())).toBeLessThan(1e-5);
         tf.dispose([x, a.embedding, a.logits, b.embedding, b.logits]);
       }
-      expect(convSimdRuns() > runs).toBe(encoder.inputSize === 32);
+      const bytePath = encoder.inputSize !== 30;
+      expect(convSimdRuns() > runs).toBe(bytePath);
       // On the byte path the first convolution's input is the packed pixels: [count * S * S / 4].
       const prof = await tf.profile(() => {
         const o = plan.runImages(images, 0, 4);
         tf.dispose([o.embedding, o.logits]);
       });
       const firstInput = prof.kernels.find((k) => !k.name.endsWith("__op"))?.inputShapes[0];
-      expect(firstInput).toEqual(encoder.inputSize === 32 ? [(4 * 32 * 32) / 4] : [4, 30, 30, 1]);
+      const size = encoder.inputSize;
+      expect(firstInput).toEqual(bytePath ? [(4 * size * size) / 4] : [4, size, size, 1]);
       expect(() => plan.runImages(images, 7, 3)).toThrow(/out of/);
       plan.dispose();
       net.full.dispose();
