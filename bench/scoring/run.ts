@@ -173,8 +173,12 @@ async function main(): Promise<void> {
       loadAvg: os.loadavg().map((x) => Number(x.toFixed(1))),
     };
     process.stdout.write(`${JSON.stringify(row)}\n`);
+    const base = baselines
+      ? ` (without the SIMD conv loop ${xnn.toFixed(1)}, layers model ${layers.toFixed(1)})`
+      : "";
+    const baseRatio = baselines ? `; without the loop ${(xnn / on).toFixed(2)}` : "";
     process.stderr.write(
-      `${size}px: tfjs-wasm fused ${tf.toFixed(1)} img/s (without the SIMD conv loop ${xnn.toFixed(1)}, layers model ${layers.toFixed(1)}), onnxruntime ${on.toFixed(1)} img/s, wasm / onnx ${(tf / on).toFixed(2)} (median of per-repetition ratios ${paired.toFixed(2)}; without the loop ${(xnn / on).toFixed(2)}), max |dp| ${maxDiff.toExponential(1)}\n`,
+      `${size}px: tfjs-wasm fused ${tf.toFixed(1)} img/s${base}, onnxruntime ${on.toFixed(1)} img/s, wasm / onnx ${(tf / on).toFixed(2)} (median of per-repetition ratios ${paired.toFixed(2)}${baseRatio}), max |dp| ${maxDiff.toExponential(1)}\n`,
     );
     await session.release();
     net.full.dispose();
