@@ -8,13 +8,21 @@
  * multiply-adds runs at 19-31 GFLOP/s, and at 1.4-1.6 times that with relaxed SIMD's fused
  * multiply-add (`bench/ml-speed/micro-gemm.ts`, docs/benchmarks.md).
  *
- * The loop: the input is copied with its zero border; for each output row it computes tiles of 4
- * output pixels x 8 output channels in 8 f32x4 accumulators that start at the bias. For one kernel
- * row ky, the k x C inputs under an output pixel are contiguous in NHWC (kx, then channel), and so
- * are the packed weights ([Co/8][ky][kx][ci][8]), so each kernel row is one run of kC multiply-adds:
- * per step, 4 splat loads (the 4 pixels, stride x C apart), 2 weight loads, 8 multiply-adds. C, Co,
- * k and the stride are constants of the module (one module per layer shape, cached), so every load
- * has a static offset.
+ * The loop: for each output row it computes tiles of 4 output pixels x 8 output channels in 8
+ * f32x4 accumulators that start at the bias. For one kernel row ky, the k x C inputs under an output
+ * pixel are contiguous in NHWC (kx, then channel), and so are the packed weights
+ * ([Co/8][ky][kx][ci][8]), so each kernel row is one run of kC multiply-adds: per step, 4 splat loads
+ * (the 4 pixels, stride x C apart), 2 weight loads, 8 multiply-adds. C, Co, k and the stride are
+ * constants of the module (one module per layer shape, cached), so every load has a static offset.
+ *
+ * Maps may carry a zero border: a layer reads a bordered input in place and writes its output with
+ * the border its readers need, so between loop layers nothing is padded or copied (an unbordered
+ * input, such as the images, is copied into a bordered buffer once, normalized on the way, from
+ * floats or from 8-bit pixels). The output stage can add a residual map before the ReLU, and a 1 x 1
+ * projection shortcut of another map can be summed into the same accumulators (a residual block's
+ * second convolution and its shortcut in one pass). Rows are independent, so with a threaded backend
+ * the calling thread and helper threads (conv-pool.ts) claim chunks of them. A max-pool loop for
+ * non-negative bordered maps (the large stem's) shares the row machinery (end of this file).
  */
 import { BackendWasm, getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import * as tf from "@tensorflow/tfjs-core";

@@ -226,11 +226,6 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
     if (sc === undefined || !sumProjections) return false;
     return loopRuns(main, widthOut) && loopRuns(sc.step, widthOut * sc.stride);
   };
-  /**
-   * The zero border to write around a loop convolution's output map (h x w): the widest any loop
-   * reader needs, or none when a TF.js kernel reads it too (the fused Add only counts as its
-   * residual when that convolution runs the loop).
-   */
   /** Maps that hold no negative value (ReLU outputs, and max-pools of them). */
   const nonNegative = new Set<string>();
   for (const s of steps) {
@@ -244,6 +239,11 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
       s?.kind === "maxpool" && nonNegative.has(name) && maxPoolSimdApplies(c, s.pool, s.strides, s.padding)
     );
   };
+  /**
+   * The zero border to write around a loop layer's output map (h x w, C channels): the widest any
+   * loop reader (a convolution, or the max-pool of a non-negative map) needs, or none when a TF.js
+   * kernel reads it too (a fused Add counts as its residual only when that convolution runs the loop).
+   */
   const borderFor = (name: string, h: number, w: number, c: number): number => {
     let border = 0;
     for (const r of readersOf.get(name) ?? []) {
