@@ -310,7 +310,16 @@ const C_D = 10;
 const C_VS = 11;
 const C_VB = 12;
 
-function copyBody(): number[] {
+/**
+ * The row loops of `copy` and `copy8`: per destination row, C_N4 vector steps (`vector` emits one:
+ * it reads at C_SRC and writes at C_D, `src` / `dst` bytes), then C_TAIL single floats (`load`
+ * pushes one source value as f32, `srcBytes` wide), each as x * scale + shift.
+ */
+function copyLoops(
+  vector: { emit: (code: number[]) => void; src: number; dst: number },
+  tail: { load: number[]; srcBytes: number },
+  v128Locals: number,
+): number[] {
   const code: number[] = [];
   const inc = (local: number, n: number) =>
     code.push(...get(local), I32_CONST, ...sleb(n), I32_ADD, ...set(local));
@@ -319,33 +328,16 @@ function copyBody(): number[] {
   code.push(...get(C_Y), ...get(C_ROWS), I32_EQ, BR_IF, 1);
   code.push(...get(C_DST), ...set(C_D), I32_CONST, 0, ...set(C_I), BLOCK, VOID, LOOP, VOID);
   code.push(...get(C_I), ...get(C_N4), I32_EQ, BR_IF, 1);
-  code.push(
-    ...get(C_D),
-    ...get(C_SRC),
-    ...v128LoadAt(0),
-    ...get(C_VS),
-    ...F32X4_MUL,
-    ...get(C_VB),
-    ...F32X4_ADD,
-  );
-  code.push(...v128StoreAt(0));
-  inc(C_SRC, 16);
-  inc(C_D, 16);
+  vector.emit(code);
+  inc(C_SRC, vector.src);
+  inc(C_D, vector.dst);
   inc(C_I, 1);
   code.push(BR, 0, END, END);
   code.push(I32_CONST, 0, ...set(C_I), BLOCK, VOID, LOOP, VOID);
   code.push(...get(C_I), ...get(C_TAIL), I32_EQ, BR_IF, 1);
-  code.push(
-    ...get(C_D),
-    ...get(C_SRC),
-    ...F32_LOAD,
-    ...get(C_SCALE),
-    F32_MUL,
-    ...get(C_SHIFT),
-    F32_ADD,
-    ...F32_STORE,
-  );
-  inc(C_SRC, 4);
+  code.push(...get(C_D), ...get(C_SRC), ...tail.load);
+  code.push(...get(C_SCALE), F32_MUL, ...get(C_SHIFT), F32_ADD, ...F32_STORE);
+  inc(C_SRC, tail.srcBytes);
   inc(C_D, 4);
   inc(C_I, 1);
   code.push(BR, 0, END, END);
@@ -355,10 +347,18 @@ function copyBody(): number[] {
   return funcBody(
     [
       [3, I32],
-      [2, V128],
+      [v128Locals, V128],
     ],
     code,
   );
+}
+
+function copyBody(): number[] {
+  const vector = (code: number[]) => {
+    code.push(...get(C_D), ...get(C_SRC), ...v128LoadAt(0), ...get(C_VS), ...F32X4_MUL, ...get(C_VB));
+    code.push(...F32X4_ADD, ...v128StoreAt(0));
+  };
+  return copyLoops({ emit: vector, src: 16, dst: 16 }, { load: F32_LOAD, srcBytes: 4 }, 2);
 }
 
 /**
@@ -367,45 +367,22 @@ function copyBody(): number[] {
  * the groups of 8 pixels per row and C_TAIL the pixels left over (0-7).
  */
 function copy8Body(): number[] {
-  const code: number[] = [];
   const T = C_VB + 1; // v128: 8 pixels widened to 16 bits
-  const inc = (local: number, n: number) =>
-    code.push(...get(local), I32_CONST, ...sleb(n), I32_ADD, ...set(local));
-  const convert = (extend: number[], offset: number) => {
-    code.push(...get(C_D), ...get(T), ...extend, ...F32X4_CONVERT_I32X4_U, ...get(C_VS), ...F32X4_MUL);
-    code.push(...get(C_VB), ...F32X4_ADD, ...v128StoreAt(offset));
-  };
-  code.push(...get(C_SCALE), ...F32X4_SPLAT, ...set(C_VS), ...get(C_SHIFT), ...F32X4_SPLAT, ...set(C_VB));
-  code.push(I32_CONST, 0, ...set(C_Y), BLOCK, VOID, LOOP, VOID);
-  code.push(...get(C_Y), ...get(C_ROWS), I32_EQ, BR_IF, 1);
   // 8 pixels at a time: 8 bytes -> 8 x u16 -> 2 x (4 x u32 -> 4 x f32).
-  code.push(...get(C_DST), ...set(C_D), I32_CONST, 0, ...set(C_I), BLOCK, VOID, LOOP, VOID);
-  code.push(...get(C_I), ...get(C_N4), I32_EQ, BR_IF, 1);
-  code.push(...get(C_SRC), ...V128_LOAD8X8_U, ...set(T));
-  convert(I32X4_EXTEND_LOW_I16X8_U, 0);
-  convert(I32X4_EXTEND_HIGH_I16X8_U, 16);
-  inc(C_SRC, 8);
-  inc(C_D, 32);
-  inc(C_I, 1);
-  code.push(BR, 0, END, END);
-  // The row's last (width mod 8) pixels one by one.
-  code.push(I32_CONST, 0, ...set(C_I), BLOCK, VOID, LOOP, VOID);
-  code.push(...get(C_I), ...get(C_TAIL), I32_EQ, BR_IF, 1);
-  code.push(...get(C_D), ...get(C_SRC), ...I32_LOAD8_U, F32_CONVERT_I32_U);
-  code.push(...get(C_SCALE), F32_MUL, ...get(C_SHIFT), F32_ADD, ...F32_STORE);
-  inc(C_SRC, 1);
-  inc(C_D, 4);
-  inc(C_I, 1);
-  code.push(BR, 0, END, END);
-  code.push(...get(C_DST), ...get(C_DROW), I32_ADD, ...set(C_DST));
-  inc(C_Y, 1);
-  code.push(BR, 0, END, END, END);
-  return funcBody(
-    [
-      [3, I32],
-      [3, V128],
-    ],
-    code,
+  const vector = (code: number[]) => {
+    code.push(...get(C_SRC), ...V128_LOAD8X8_U, ...set(T));
+    for (const [extend, offset] of [
+      [I32X4_EXTEND_LOW_I16X8_U, 0],
+      [I32X4_EXTEND_HIGH_I16X8_U, 16],
+    ] as const) {
+      code.push(...get(C_D), ...get(T), ...extend, ...F32X4_CONVERT_I32X4_U, ...get(C_VS), ...F32X4_MUL);
+      code.push(...get(C_VB), ...F32X4_ADD, ...v128StoreAt(offset));
+    }
+  };
+  return copyLoops(
+    { emit: vector, src: 8, dst: 32 },
+    { load: [...I32_LOAD8_U, F32_CONVERT_I32_U], srcBytes: 1 },
+    3,
   );
 }
 
