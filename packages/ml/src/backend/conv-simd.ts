@@ -258,11 +258,21 @@ const OA_ROW = G + 3;
 const P = G + 4;
 const P_END = G + 5;
 
-function rowsBody(co: number, stride: number, shortcut: ConvShortcutShape | null): number[] {
+/**
+ * The loop over output rows [r0, r1) that `rows` functions share: for each row it sets B (image) and
+ * Y (row in the image), lets `row` emit the work (which must set OA_ROW to the output row's address;
+ * `addr` pushes base + B x img + Y x row x rowTimes), then writes the zero border left and right of
+ * the row (zq bytes each, C channels).
+ */
+function rowsLoop(
+  c: number,
+  row: (code: number[], addr: (base: number, img: number, row: number, rowTimes?: number) => void) => void,
+  extraI32: number,
+  extraV128: number,
+): number[] {
   const code: number[] = [];
-  // b * img + y * row, plus a base: one address of a layout.
-  const addr = (base: number, img: number, row: number, rowTimes = 1) => {
-    code.push(...get(base), ...get(B), ...get(img), I32_MUL, I32_ADD, ...get(Y), ...get(row), I32_MUL);
+  const addr = (base: number, img: number, rowBytes: number, rowTimes = 1) => {
+    code.push(...get(base), ...get(B), ...get(img), I32_MUL, I32_ADD, ...get(Y), ...get(rowBytes), I32_MUL);
     if (rowTimes !== 1) code.push(I32_CONST, ...sleb(rowTimes), I32_MUL);
     code.push(I32_ADD);
   };
@@ -275,24 +285,37 @@ function rowsBody(co: number, stride: number, shortcut: ConvShortcutShape | null
   code.push(...get(G), ...get(R.r1), I32_GE_U, BR_IF, 1);
   code.push(...get(G), ...get(R.ho), I32_DIV_U, ...set(B));
   code.push(...get(G), ...get(B), ...get(R.ho), I32_MUL, I32_SUB, ...set(Y));
-  addr(R.xa, R.inImg, R.inRow, stride);
-  code.push(...get(R.fa), ...get(R.ba));
-  addr(R.oa, R.outImg, R.outRow);
-  code.push(LOCAL_TEE, ...uleb(OA_ROW), ...get(R.width), ...get(R.inRow), ...get(R.relu));
-  addr(R.ra, R.resImg, R.resRow);
-  code.push(I32_CONST, 0, ...get(R.ra), SELECT);
-  addr(R.xa2, R.in2Img, R.in2Row, shortcut?.s1 ?? 1);
-  code.push(...get(R.fa2), CALL, 0);
+  row(code, addr);
   code.push(...get(R.zq), IF, VOID);
   code.push(...get(OA_ROW), ...get(R.zq), I32_SUB, ...set(P), ...get(OA_ROW), ...set(P_END));
   zero();
-  code.push(...get(OA_ROW), ...get(R.width), I32_CONST, ...sleb(co * 4), I32_MUL, I32_ADD, LOCAL_TEE);
+  code.push(...get(OA_ROW), ...get(R.width), I32_CONST, ...sleb(c * 4), I32_MUL, I32_ADD, LOCAL_TEE);
   code.push(...uleb(P), ...get(R.zq), I32_ADD, ...set(P_END));
   zero();
   code.push(END);
   code.push(...get(G), I32_CONST, 1, I32_ADD, ...set(G), BR, 0);
   code.push(END, END, END);
-  return funcBody([[6, I32]], code);
+  const locals: Array<[number, number]> = [[6 + extraI32, I32]];
+  if (extraV128 > 0) locals.push([extraV128, V128]);
+  return funcBody(locals, code);
+}
+
+function rowsBody(co: number, stride: number, shortcut: ConvShortcutShape | null): number[] {
+  return rowsLoop(
+    co,
+    (code, addr) => {
+      addr(R.xa, R.inImg, R.inRow, stride);
+      code.push(...get(R.fa), ...get(R.ba));
+      addr(R.oa, R.outImg, R.outRow);
+      code.push(LOCAL_TEE, ...uleb(OA_ROW), ...get(R.width), ...get(R.inRow), ...get(R.relu));
+      addr(R.ra, R.resImg, R.resRow);
+      code.push(I32_CONST, 0, ...get(R.ra), SELECT);
+      addr(R.xa2, R.in2Img, R.in2Row, shortcut?.s1 ?? 1);
+      code.push(...get(R.fa2), CALL, 0);
+    },
+    0,
+    0,
+  );
 }
 
 // Parameters of `copy` (function 2): rows of an unbordered map into a bordered one, as x * scale + shift.
@@ -841,69 +864,36 @@ const MP_ROW = G + 9; // the window's current input row
 const MP_M = G + 10; // v128: the running maximum
 
 function maxPoolRowsBody(c: number, k: number, stride: number): number[] {
-  const code: number[] = [];
-  const inc = (local: number, n: number) =>
-    code.push(...get(local), I32_CONST, ...sleb(n), I32_ADD, ...set(local));
-  const zero = () => {
-    code.push(LOOP, VOID, ...get(P), ...V128_ZERO, ...v128StoreAt(0));
-    code.push(...get(P), I32_CONST, 16, I32_ADD, LOCAL_TEE, ...uleb(P), ...get(P_END), I32_NE, BR_IF, 0, END);
-  };
-  code.push(...get(R.r0), ...set(G));
-  code.push(BLOCK, VOID, LOOP, VOID);
-  code.push(...get(G), ...get(R.r1), I32_GE_U, BR_IF, 1);
-  code.push(...get(G), ...get(R.ho), I32_DIV_U, ...set(B));
-  code.push(...get(G), ...get(B), ...get(R.ho), I32_MUL, I32_SUB, ...set(Y));
-  // This output row's first window and first output pixel.
-  code.push(...get(R.xa), ...get(B), ...get(R.inImg), I32_MUL, I32_ADD, ...get(Y), ...get(R.inRow), I32_MUL);
-  code.push(I32_CONST, ...sleb(stride), I32_MUL, I32_ADD, ...set(MP_X));
-  code.push(
-    ...get(R.oa),
-    ...get(B),
-    ...get(R.outImg),
-    I32_MUL,
-    I32_ADD,
-    ...get(Y),
-    ...get(R.outRow),
-    I32_MUL,
-  );
-  code.push(I32_ADD, LOCAL_TEE, ...uleb(OA_ROW), ...set(MP_Q), I32_CONST, 0, ...set(MP_XI));
-  code.push(LOOP, VOID); // output pixels along the row
-  for (let cb = 0; cb < c / 4; cb++) {
-    code.push(...get(MP_X), ...v128LoadAt(cb * 16), ...set(MP_M), ...get(MP_X), ...set(MP_ROW));
-    for (let dy = 0; dy < k; dy++) {
-      if (dy > 0) code.push(...get(MP_ROW), ...get(R.inRow), I32_ADD, ...set(MP_ROW));
-      for (let dx = 0; dx < k; dx++) {
-        if (dy === 0 && dx === 0) continue;
-        code.push(
-          ...get(MP_M),
-          ...get(MP_ROW),
-          ...v128LoadAt(dx * c * 4 + cb * 16),
-          ...F32X4_MAX,
-          ...set(MP_M),
-        );
+  return rowsLoop(
+    c,
+    (code, addr) => {
+      const inc = (local: number, n: number) =>
+        code.push(...get(local), I32_CONST, ...sleb(n), I32_ADD, ...set(local));
+      // This output row's first window and first output pixel.
+      addr(R.xa, R.inImg, R.inRow, stride);
+      code.push(...set(MP_X));
+      addr(R.oa, R.outImg, R.outRow);
+      code.push(LOCAL_TEE, ...uleb(OA_ROW), ...set(MP_Q), I32_CONST, 0, ...set(MP_XI));
+      code.push(LOOP, VOID); // output pixels along the row
+      for (let cb = 0; cb < c / 4; cb++) {
+        code.push(...get(MP_X), ...v128LoadAt(cb * 16), ...set(MP_M), ...get(MP_X), ...set(MP_ROW));
+        for (let dy = 0; dy < k; dy++) {
+          if (dy > 0) code.push(...get(MP_ROW), ...get(R.inRow), I32_ADD, ...set(MP_ROW));
+          for (let dx = 0; dx < k; dx++) {
+            if (dy === 0 && dx === 0) continue;
+            code.push(...get(MP_M), ...get(MP_ROW), ...v128LoadAt(dx * c * 4 + cb * 16), ...F32X4_MAX);
+            code.push(...set(MP_M));
+          }
+        }
+        code.push(...get(MP_Q), ...get(MP_M), ...v128StoreAt(cb * 16));
       }
-    }
-    code.push(...get(MP_Q), ...get(MP_M), ...v128StoreAt(cb * 16));
-  }
-  inc(MP_X, stride * c * 4);
-  inc(MP_Q, c * 4);
-  inc(MP_XI, 1);
-  code.push(...get(MP_XI), ...get(R.width), I32_NE, BR_IF, 0, END);
-  code.push(...get(R.zq), IF, VOID);
-  code.push(...get(OA_ROW), ...get(R.zq), I32_SUB, ...set(P), ...get(OA_ROW), ...set(P_END));
-  zero();
-  code.push(...get(OA_ROW), ...get(R.width), I32_CONST, ...sleb(c * 4), I32_MUL, I32_ADD, LOCAL_TEE);
-  code.push(...uleb(P), ...get(R.zq), I32_ADD, ...set(P_END));
-  zero();
-  code.push(END);
-  inc(G, 1);
-  code.push(BR, 0, END, END, END);
-  return funcBody(
-    [
-      [10, I32],
-      [1, V128],
-    ],
-    code,
+      inc(MP_X, stride * c * 4);
+      inc(MP_Q, c * 4);
+      inc(MP_XI, 1);
+      code.push(...get(MP_XI), ...get(R.width), I32_NE, BR_IF, 0, END);
+    },
+    4,
+    1,
   );
 }
 
