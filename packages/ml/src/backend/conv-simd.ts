@@ -463,15 +463,11 @@ export function setConvSimdFma(on: boolean): void {
   useFma = on;
 }
 
-/** The module's `rows` export: (r0, r1, then the values of ROWS_PARAMS after r1). */
-type RowsFn = (...a: number[]) => void;
-/** The module's `copy` export: (src, dst, rows, f32x4 per row, tail floats, dst row bytes, scale, shift). */
-type CopyFn = (...a: number[]) => void;
+/** A wasm function of a loop module (i32 / f32 parameters, no result). */
+type WasmFn = (...a: number[]) => void;
+/** One compiled loop module over the backend's memory: its exports by name, its id in the helper pool. */
 interface Loop {
-  rows: RowsFn;
-  copy: CopyFn;
-  copy8: CopyFn;
-  /** Its id in the memory's helper pool. */
+  fns: Record<string, WasmFn>;
   id: number;
 }
 interface PerMemory {
@@ -518,6 +514,36 @@ export function convSimdHelperRows(): number {
   return memory === null ? 0 : (stateOf(memory).pool?.helperRows() ?? 0);
 }
 
+/**
+ * The module cached under `key` for this memory, compiled from `bytes()` on first use and registered
+ * with the helper pool; null where the engine rejects it (no wasm SIMD) or lacks an export in `names`.
+ */
+function moduleFor<K extends string>(
+  st: PerMemory,
+  memory: WebAssembly.Memory,
+  key: string,
+  bytes: () => Uint8Array<ArrayBuffer>,
+  names: readonly K[],
+): (Loop & { fns: Record<K, WasmFn> }) | null {
+  let loop = st.loops.get(key);
+  if (loop === undefined) {
+    const code = bytes();
+    loop = null;
+    if (WebAssembly.validate(code)) {
+      const module = new WebAssembly.Module(code);
+      const instance = new WebAssembly.Instance(module, { e: { m: memory } });
+      const fns: Record<string, WasmFn> = {};
+      for (const name of names) {
+        const fn = instance.exports[name];
+        if (typeof fn === "function") fns[name] = fn as WasmFn;
+      }
+      if (names.every((name) => name in fns)) loop = { fns, id: st.pool?.add(module) ?? -1 };
+    }
+    st.loops.set(key, loop);
+  }
+  return loop as (Loop & { fns: Record<K, WasmFn> }) | null;
+}
+
 function loopFor(
   st: PerMemory,
   memory: WebAssembly.Memory,
@@ -526,25 +552,39 @@ function loopFor(
   k: number,
   stride: number,
   shortcut: ConvShortcutShape | null,
-): Loop | null {
+) {
   const fma = useFma && relaxedSimdAvailable();
   const key = `${c}/${co}/${k}/${stride}/${fma}/${shortcut?.c1 ?? 0}/${shortcut?.s1 ?? 0}`;
-  let loop = st.loops.get(key);
-  if (loop === undefined) {
-    const bytes = convModuleBytes(c, co, k, stride, fma, isShared(memory), shortcut);
-    loop = null;
-    if (WebAssembly.validate(bytes)) {
-      const module = new WebAssembly.Module(bytes);
-      const instance = new WebAssembly.Instance(module, { e: { m: memory } });
-      const { rows, copy, copy8 } = instance.exports;
-      if (typeof rows === "function" && typeof copy === "function" && typeof copy8 === "function") {
-        const id = st.pool?.add(module) ?? -1;
-        loop = { rows: rows as RowsFn, copy: copy as CopyFn, copy8: copy8 as CopyFn, id };
-      }
-    }
-    st.loops.set(key, loop);
+  const bytes = () => convModuleBytes(c, co, k, stride, fma, isShared(memory), shortcut);
+  return moduleFor(st, memory, key, bytes, ["rows", "copy", "copy8"] as const);
+}
+
+/** The values of ROWS_PARAMS after r0, r1, in order, from a job given by name (unnamed: 0). */
+function rowsJob(values: Partial<Record<(typeof ROWS_PARAMS)[number], number>>): number[] {
+  return ROWS_PARAMS.slice(2).map((name) => values[name] ?? 0);
+}
+
+/** Runs rows [0, total) of a `rows` job: split with the helper threads where there are any. */
+function runRows(
+  st: PerMemory,
+  loop: Loop & { fns: Record<"rows", WasmFn> },
+  job: number[],
+  total: number,
+): void {
+  const rows = loop.fns.rows;
+  const own = (r0: number, r1: number) => rows(r0, r1, ...job);
+  if (st.pool && useHelpers && loop.id >= 0) st.pool.run(loop.id, job, total, own);
+  else own(0, total);
+}
+
+/** Zeros the top and bottom border rows (`pad` each) of N bordered [Ho, Wo, C] maps in `view`. */
+function zeroBorderRows(view: Float32Array, n: number, ho: number, wo: number, c: number, pad: number): void {
+  const rowLen = (wo + 2 * pad) * c;
+  const hot = ho + 2 * pad;
+  for (let b = 0; b < n; b++) {
+    view.fill(0, b * hot * rowLen, (b * hot + pad) * rowLen);
+    view.fill(0, (b * hot + pad + ho) * rowLen, (b + 1) * hot * rowLen);
   }
-  return loop;
 }
 
 /** Packs an HWIO [k, k, C, Co] filter as [Co/8][ky][kx][ci][8] (what the loop reads). */
@@ -720,9 +760,9 @@ const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
     const rowFloats = w * c;
     for (let b = 0; b < n; b++) {
       const to = input.at + b * input.img;
-      if (u8) loop.copy8(srcAt + b * h * w, to, h, w >> 3, w & 7, input.row, scale, shift);
+      if (u8) loop.fns.copy8(srcAt + b * h * w, to, h, w >> 3, w & 7, input.row, scale, shift);
       else
-        loop.copy(
+        loop.fns.copy(
           srcAt + b * h * rowFloats * 4,
           to,
           h,
@@ -737,16 +777,8 @@ const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   // The kernel window of output pixel (0, 0) starts `before` pixels up and left of input (0, 0).
   const xa = input.at - gh.before * input.row - gw.before * c * 4;
   const output = layout(heapF32(backend, out, CONV_SIMD).byteOffset, ho, wo, co, outPad);
-  if (outPad > 0) {
-    // The top and bottom border rows; `rows` writes the left and right ones.
-    const o = heapF32(backend, out, CONV_SIMD);
-    const rowLen = (wo + 2 * outPad) * co;
-    const hot = ho + 2 * outPad;
-    for (let b = 0; b < n; b++) {
-      o.fill(0, b * hot * rowLen, (b * hot + outPad) * rowLen);
-      o.fill(0, (b * hot + outPad + ho) * rowLen, (b + 1) * hot * rowLen);
-    }
-  }
+  // The top and bottom border rows; `rows` writes the left and right ones.
+  if (outPad > 0) zeroBorderRows(heapF32(backend, out, CONV_SIMD), n, ho, wo, co, outPad);
   const residual =
     res === undefined
       ? { at: 0, row: 0, img: 0 }
@@ -762,31 +794,28 @@ const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   const fa = heapF32(backend, filter, CONV_SIMD).byteOffset;
   const ba = heapF32(backend, bias, CONV_SIMD).byteOffset;
   const relu = attrs?.relu ? 1 : 0;
-  // ROWS_PARAMS after r0, r1.
-  const job = [
+  const job = rowsJob({
     xa,
-    input.img,
-    input.row,
+    inImg: input.img,
+    inRow: input.row,
     fa,
     ba,
-    output.at,
-    output.img,
-    output.row,
-    residual.at,
-    residual.img,
-    residual.row,
+    oa: output.at,
+    outImg: output.img,
+    outRow: output.row,
+    ra: residual.at,
+    resImg: residual.img,
+    resRow: residual.row,
     ho,
-    wo,
+    width: wo,
     relu,
-    outPad * co * 4,
-    short.at,
-    short.img,
-    short.row,
-    short.fa,
-  ];
-  const own = (r0: number, r1: number) => loop.rows(r0, r1, ...job);
-  if (st.pool && useHelpers && loop.id >= 0) st.pool.run(loop.id, job, n * ho, own);
-  else own(0, n * ho);
+    zq: outPad * co * 4,
+    xa2: short.at,
+    in2Img: short.img,
+    in2Row: short.row,
+    fa2: short.fa,
+  });
+  runRows(st, loop, job, n * ho);
   if (padded) backend.disposeData(padded.dataId);
   kernelSwitch.ran();
   return out;
@@ -911,24 +940,6 @@ export function maxPoolModuleBytes(
   );
 }
 
-function poolLoopFor(st: PerMemory, memory: WebAssembly.Memory, c: number, k: number, stride: number) {
-  const key = `maxpool/${c}/${k}/${stride}`;
-  let loop = st.loops.get(key);
-  if (loop === undefined) {
-    const bytes = maxPoolModuleBytes(c, k, stride, isShared(memory));
-    loop = null;
-    if (WebAssembly.validate(bytes)) {
-      const module = new WebAssembly.Module(bytes);
-      const instance = new WebAssembly.Instance(module, { e: { m: memory } });
-      const { rows } = instance.exports;
-      if (typeof rows === "function")
-        loop = { rows: rows as RowsFn, copy: () => {}, copy8: () => {}, id: st.pool?.add(module) ?? -1 };
-    }
-    st.loops.set(key, loop);
-  }
-  return loop;
-}
-
 const poolSwitch = simdSwitch();
 /** How many max-pools the SIMD loop has run (tests check which path ran). */
 export const maxPoolSimdRuns = poolSwitch.runs;
@@ -938,7 +949,7 @@ export const setMaxPoolSimd = poolSwitch.set;
 /**
  * Whether the SIMD max-pool can run a square k x k "same" pool (k odd, stride 1 or 2) over C
  * channels on the active backend: C a multiple of 4, wasm with reachable memory. Its input must be
- * non-negative and carry a zero border of maxPoolSimdBorder pixels (the caller knows both).
+ * non-negative and carry a zero border of convSimdBorder pixels (the caller knows both).
  */
 export function maxPoolSimdApplies(c: number, pool: number[], strides: number[], padding: string): boolean {
   const [k = 0, kw = k] = pool;
@@ -969,35 +980,44 @@ const maxPoolSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   }
   const memory = backendMemory(backend.wasm);
   const st = memory === null ? null : stateOf(memory);
-  const loop = memory === null || st === null ? null : poolLoopFor(st, memory, c, k, stride);
+  const loop =
+    memory === null || st === null
+      ? null
+      : moduleFor(
+          st,
+          memory,
+          `maxpool/${c}/${k}/${stride}`,
+          () => maxPoolModuleBytes(c, k, stride, isShared(memory)),
+          ["rows"] as const,
+        );
   if (loop === null || st === null) throw new Error(`${MAX_POOL_SIMD}: no wasm SIMD in this engine`);
   const [ho, wo] = [gh.out, gw.out];
   const out = backend.makeOutput([n, ho + 2 * outPad, wo + 2 * outPad, c], "float32");
   const input = layout(heapF32(backend, x, MAX_POOL_SIMD).byteOffset, h, w, c, inPad);
   const o = heapF32(backend, out, MAX_POOL_SIMD);
   const output = layout(o.byteOffset, ho, wo, c, outPad);
-  if (outPad > 0) {
-    const rowLen = (wo + 2 * outPad) * c;
-    const hot = ho + 2 * outPad;
-    for (let b = 0; b < n; b++) {
-      o.fill(0, b * hot * rowLen, (b * hot + outPad) * rowLen);
-      o.fill(0, (b * hot + outPad + ho) * rowLen, (b + 1) * hot * rowLen);
-    }
-  }
+  if (outPad > 0) zeroBorderRows(o, n, ho, wo, c, outPad);
   const xa = input.at - gh.before * input.row - gw.before * c * 4;
-  // ROWS_PARAMS after r0, r1 (filter, bias, residual and shortcut unused).
-  const job = [xa, input.img, input.row, 0, 0, output.at, output.img, output.row, 0, 0, 0, ho, wo, 0];
-  job.push(outPad * c * 4, 0, 0, 0, 0);
-  const own = (r0: number, r1: number) => loop.rows(r0, r1, ...job);
-  if (st.pool && useHelpers && loop.id >= 0) st.pool.run(loop.id, job, n * ho, own);
-  else own(0, n * ho);
+  // Filter, bias, residual and shortcut slots unused.
+  const job = rowsJob({
+    xa,
+    inImg: input.img,
+    inRow: input.row,
+    oa: output.at,
+    outImg: output.img,
+    outRow: output.row,
+    ho,
+    width: wo,
+    zq: outPad * c * 4,
+  });
+  runRows(st, loop, job, n * ho);
   poolSwitch.ran();
   return out;
 };
 
 /**
  * k x k "same" max-pool (k odd, stride 1 or 2) of a NON-NEGATIVE map `x` that carries a zero border
- * of `inPad` pixels (at least maxPoolSimdBorder), written with a zero border of `outPad`. Check
+ * of `inPad` pixels (at least convSimdBorder of its size, window and stride), written with a zero border of `outPad`. Check
  * maxPoolSimdApplies first.
  */
 export function maxPoolSimd(

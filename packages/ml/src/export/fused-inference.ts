@@ -201,8 +201,11 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
       readersOf.set(name, list);
     }
   });
+  /** Add step -> the input a fused convolution adds in its output stage. */
+  const residualOfAdd = new Map<number, string>();
   for (const [conv, f] of fusable) {
     if (f.residual === undefined) continue;
+    residualOfAdd.set(f.add, f.residual);
     const list = readersOf.get(f.residual) ?? [];
     // The Add reads it either way; as a fused residual, the convolution reads it.
     list.push({ step: conv, residual: true });
@@ -248,7 +251,7 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
     let border = 0;
     for (const r of readersOf.get(name) ?? []) {
       const s = steps[r.step];
-      if (s?.kind === "add" && [...fusable.values()].some((f) => f.add === r.step && f.residual === name)) {
+      if (s?.kind === "add" && residualOfAdd.get(r.step) === name) {
         continue; // decided by the residual entry of the fused convolution
       }
       if (r.residual) {
