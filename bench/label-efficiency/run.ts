@@ -8,7 +8,7 @@
  * Each run appends one JSON line to --out as soon as it finishes (so partial results survive).
  */
 import { existsSync } from "node:fs";
-import { appendFile, mkdir } from "node:fs/promises";
+import { appendFile, mkdir, readFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
@@ -20,7 +20,12 @@ import { loadKneeDataset } from "../../packages/ml/src/data/knee.js";
 import { readMedMnistNpz } from "../../packages/ml/src/data/pneumoniamnist.js";
 import { predictImages } from "../../packages/ml/src/fixmatch/predict.js";
 import { fitClassifier } from "../../packages/ml/src/fixmatch/trainer.js";
-import { loadEncoder, saveEncoder } from "../../packages/ml/src/io/model-io.js";
+import {
+  loadClassifier,
+  loadEncoder,
+  saveClassifier,
+  saveEncoder,
+} from "../../packages/ml/src/io/model-io.js";
 import { aurocCI, averagePrecision } from "../../packages/ml/src/metrics/index.js";
 import { encoderConfigSchema } from "../../packages/ml/src/models/config.js";
 import { buildClassifier, buildEncoder, copyEncoderWeights } from "../../packages/ml/src/models/resnet.js";
@@ -53,6 +58,12 @@ const { values: args } = parseArgs({
     "encoder-dir": { type: "string" },
     /** Save the SimCLR encoder here after pretraining. */
     "save-encoder": { type: "string" },
+    /** Pseudo-labels of the FixMatch arms from the live model (FixMatch) or its EMA weights (mean teacher). */
+    "pseudo-labels": { type: "string", default: "model" },
+    /** A saved classifier (--save-model of an earlier run) that predicts the pseudo-labels instead. */
+    teacher: { type: "string" },
+    /** Save each run's final (EMA) classifier here (one fraction and arm per process). */
+    "save-model": { type: "string" },
   },
 });
 
@@ -65,11 +76,16 @@ const encoderLrScale = Number(args["encoder-lr-scale"]);
 const weighting = args.weighting === "softmatch" ? "softmatch" : "threshold";
 if (args.weighting !== weighting)
   throw new Error(`--weighting: threshold or softmatch, not ${args.weighting}`);
+const pseudoLabels = args["pseudo-labels"] === "ema" ? "ema" : "model";
+if (args["pseudo-labels"] !== pseudoLabels)
+  throw new Error(`--pseudo-labels: model or ema, not ${args["pseudo-labels"]}`);
 const width = Number(args.width);
 const blocks = (args.blocks ?? "1,1,1").split(",").map(Number);
 const arms = (args.arms ?? "").split(",").filter(Boolean);
 const fractions = (args.fractions ?? "").split(",").map(Number);
 const out = args.out ?? "results.jsonl";
+if (args["save-model"] && arms.length * fractions.length !== 1)
+  throw new Error("--save-model keeps one model: give one arm and one fraction");
 
 interface Data {
   name: string;
@@ -207,6 +223,13 @@ async function main() {
     }
   }
 
+  const teacher = args.teacher ? await loadClassifier(args.teacher) : undefined;
+  const teacherRow = args.teacher
+    ? (JSON.parse(await readFile(join(args.teacher, "metadata.json"), "utf8")).extra as Record<
+        string,
+        unknown
+      >)
+    : undefined;
   for (const fraction of fractions) {
     const lIdx = sampleLabelled(data, fraction, seed);
     const lImages = subsetImages(data.train, lIdx);
@@ -235,12 +258,13 @@ async function main() {
             threshold: Number(args.threshold),
             weighting,
             distributionAlignment: true,
+            pseudoLabels,
           },
           ema: { enabled: true, decay: 0.99 },
         },
         net,
         labelled: { images: lImages, labels },
-        ...(arm === "sup" ? {} : { unlabelled: data.train }),
+        ...(arm === "sup" ? {} : { unlabelled: data.train, ...(teacher ? { teacher } : {}) }),
         augment: { weak: (x, rng) => weakAugment(x, rng), strong: (x, rng) => strongAugment(x, rng) },
       });
       const p = await predictImages(net, data.test, { batchSize: 128 });
@@ -258,6 +282,17 @@ async function main() {
         mu,
         threshold: arm === "sup" || weighting === "softmatch" ? null : Number(args.threshold),
         weighting: arm === "sup" ? null : weighting,
+        pseudoLabels: arm === "sup" ? null : teacher ? "teacher" : pseudoLabels,
+        ...(arm !== "sup" && teacherRow
+          ? {
+              teacher: {
+                arm: teacherRow.arm,
+                seed: teacherRow.seed,
+                steps: teacherRow.steps,
+                auroc: teacherRow.auroc,
+              },
+            }
+          : {}),
         encoder: encoderCfg,
         auroc: ci.auroc,
         aurocLower: ci.lower,
@@ -275,10 +310,12 @@ async function main() {
       };
       console.error(JSON.stringify(row));
       await appendFile(out, `${JSON.stringify(row)}\n`);
+      if (args["save-model"]) await saveClassifier(net, args["save-model"], { extra: row });
       net.full.dispose();
     }
   }
   pretrained?.dispose();
+  teacher?.full.dispose();
   console.error(`total ${((performance.now() - t0) / 1000).toFixed(0)}s`);
 }
 

@@ -157,6 +157,114 @@ describe("FixMatch trainer", () => {
     }
   }, 600_000);
 
+  it("a fixed teacher's pseudo-labels drive the unlabelled loss and the teacher stays as it was", async () => {
+    const cfg = {
+      seed: 6,
+      epochs: 1,
+      batchSize: 8,
+      stepsPerEpoch: 3,
+      lr: 3e-3,
+      fixmatch: { enabled: true, mu: 2, threshold: 0.95, distributionAlignment: false },
+    };
+    // A teacher that calls every image positive with near certainty: zero head kernels, bias +8.
+    const teacher = buildClassifier({ encoder, schema });
+    teacher.heads.setWeights(
+      teacher.heads.getWeights().map((w) => (w.rank === 1 ? tf.fill(w.shape, 8) : tf.zerosLike(w))),
+    );
+    const teacherWeights = await Promise.all(teacher.full.getWeights().map((w) => w.data()));
+    const fit = async (withTeacher: boolean) => {
+      const net = buildClassifier({ encoder, schema });
+      const res = await fitClassifier({
+        config: cfg,
+        net,
+        labelled: { images: data.images, labels },
+        unlabelled: unl.images,
+        ...(withTeacher ? { teacher } : {}),
+        augment,
+      });
+      net.full.dispose();
+      return res.metrics[0]!;
+    };
+    await fit(true); // warm-up: lazily created kernels are not a leak
+    const before = tf.memory().numTensors;
+    const taught = await fit(true);
+    expect(tf.memory().numTensors).toBe(before);
+    const own = await fit(false);
+    for (const k of ["abnormal", "square"]) {
+      expect(taught.maskRate[k]).toBe(1); // sigmoid(8) > 0.95 for every unlabelled image
+      expect(own.maskRate[k] ?? 1).toBeLessThan(1); // an untrained model is not that sure
+    }
+    expect(await Promise.all(teacher.full.getWeights().map((w) => w.data()))).toEqual(teacherWeights);
+
+    const wrong = buildClassifier({ encoder, schema: { gate: schema.gate, findings: [] } });
+    await expect(
+      fitClassifier({
+        config: cfg,
+        net: buildClassifier({ encoder, schema }),
+        labelled: { images: data.images, labels },
+        unlabelled: unl.images,
+        teacher: wrong,
+        augment,
+      }),
+    ).rejects.toThrow(/teacher heads/);
+    wrong.full.dispose();
+    teacher.full.dispose();
+  }, 600_000);
+
+  it("mean-teacher pseudo-labels come from the EMA weights in inference mode", async () => {
+    // With EMA decay 1 the EMA weights stay the initial ones, so pseudo-labels from the EMA must
+    // match, bit for bit, those of a fixed teacher holding a copy of the initial weights.
+    const cfg = {
+      seed: 7,
+      epochs: 1,
+      batchSize: 8,
+      stepsPerEpoch: 3,
+      lr: 3e-3,
+      seedInit: false,
+      ema: { enabled: true, decay: 1 },
+    };
+    const initial = buildClassifier({ encoder, schema });
+    const copy = () => {
+      const n = buildClassifier({ encoder, schema });
+      n.full.setWeights(initial.full.getWeights());
+      return n;
+    };
+    const run = async (pseudoLabels: "model" | "ema", teacher?: ReturnType<typeof copy>) => {
+      const net = copy();
+      const res = await fitClassifier({
+        config: { ...cfg, fixmatch: { enabled: true, mu: 2, threshold: 0.6, pseudoLabels } },
+        net,
+        labelled: { images: data.images, labels },
+        unlabelled: unl.images,
+        ...(teacher ? { teacher } : {}),
+        augment,
+      });
+      net.full.dispose();
+      return res.metrics[0]!;
+    };
+    await run("ema"); // warm-up
+    const before = tf.memory().numTensors;
+    const ema = await run("ema");
+    expect(tf.memory().numTensors).toBe(before);
+    const teacher = copy();
+    const fixed = await run("model", teacher);
+    const live = await run("model");
+    const pick = (m: typeof ema) => [m.supervisedLoss, m.unsupervisedLoss, m.maskRate];
+    expect(pick(ema)).toEqual(pick(fixed));
+    expect(pick(ema)).not.toEqual(pick(live));
+    await expect(
+      fitClassifier({
+        config: { ...cfg, ema: { enabled: false }, fixmatch: { pseudoLabels: "ema" } },
+        net: initial,
+        labelled: { images: data.images, labels },
+        unlabelled: unl.images,
+        augment,
+      }),
+    ).rejects.toThrow(/needs ema.enabled/);
+    teacher.full.dispose();
+    initial.full.dispose();
+  }, 600_000);
+
   it("encoderLrScale 0 keeps a pretrained encoder's weights while the heads train", async () => {
     const train = squaresDataset(32, 16, 5, { square: 5 });
     const lab = labelMatrixFromColumns(["abnormal", "square"], [train.labels, train.labels]);

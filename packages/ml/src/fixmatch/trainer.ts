@@ -58,6 +58,12 @@ export const fitConfigSchema = z
         softmatchMomentum: z.number().min(0).max(1).default(0.99),
         /** The Gaussian's width in running standard deviations is 1 / this (softmatch). */
         softmatchSigmas: z.number().positive().default(2),
+        /**
+         * Which weights predict the pseudo-labels on the weak views: "model" (FixMatch: the live
+         * weights, batch statistics of the weak batch) or "ema" (mean teacher: the EMA weights in
+         * inference mode; needs `ema.enabled`). A fixed `teacher` network, when given, overrides both.
+         */
+        pseudoLabels: z.enum(["model", "ema"]).default("model"),
       })
       .strict()
       .default({
@@ -70,6 +76,7 @@ export const fitConfigSchema = z
         weighting: "threshold",
         softmatchMomentum: 0.99,
         softmatchSigmas: 2,
+        pseudoLabels: "model",
       }),
     ema: z
       .object({ enabled: z.boolean().default(true), decay: z.number().min(0).max(1).default(0.99) })
@@ -111,6 +118,12 @@ export interface FitOptions extends StepControl {
   net: ClassifierNet;
   labelled: { images: ImageSet; labels: LabelMatrix };
   unlabelled?: ImageSet;
+  /**
+   * A fixed teacher (same heads) that predicts the pseudo-labels on the weak views in inference
+   * mode, instead of the model being trained: a self-training round (noisy student) on top of an
+   * earlier model. It is not trained or disposed here.
+   */
+  teacher?: ClassifierNet;
   augment: { weak: AugmentFn; strong: AugmentFn };
   runDir?: string;
   resume?: boolean;
@@ -222,6 +235,12 @@ export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
   const totalSteps = steps * cfg.epochs;
   const warmupSteps = Math.round(cfg.warmupEpochs * steps);
   const thresholds = headThresholds(cfg.fixmatch.threshold, keys);
+  if (opts.teacher && opts.teacher.headKeys.join(",") !== keys.join(",")) {
+    throw new Error(`teacher heads [${opts.teacher.headKeys}] differ from model heads [${keys}]`);
+  }
+  if (useFixmatch && !opts.teacher && cfg.fixmatch.pseudoLabels === "ema" && !cfg.ema.enabled) {
+    throw new Error("fixmatch.pseudoLabels 'ema' needs ema.enabled");
+  }
 
   // Labelled prevalence per head: the distribution-alignment target.
   const lv = opts.labelled.labels.values;
@@ -243,6 +262,20 @@ export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
   const lrScales = vars.map((v) => (encoderVarNames.has(v.name) ? cfg.encoderLrScale : 1));
   const opt = new AdamW(vars, { weightDecay: cfg.weightDecay });
   const ema = cfg.ema.enabled ? new WeightEma(net.full, cfg.ema.decay) : null;
+  const teacher = opts.teacher;
+  const weakProbs = (x: tf.Tensor4D): Promise<Float32Array> => {
+    const probs = (n: ClassifierNet, training: boolean) => async () => {
+      const p = tf.tidy(() => tf.sigmoid(classifierLogits(n, x, { training })));
+      try {
+        return (await p.data()) as Float32Array;
+      } finally {
+        p.dispose();
+      }
+    };
+    if (teacher) return probs(teacher, false)();
+    if (cfg.fixmatch.pseudoLabels === "ema" && ema) return ema.withEma(probs(net, false));
+    return probs(net, true)();
+  };
   let runningMean = prevalence.slice();
   let confStats: ConfidenceStats | null = null;
   let epoch = 0;
@@ -298,6 +331,7 @@ export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
               lrScales,
               rng,
               augment: opts.augment,
+              weakProbs,
               labelled: opts.labelled,
               lBatch: lIdx.slice(s * B, (s + 1) * B),
               unlabelled: useFixmatch ? opts.unlabelled : undefined,
@@ -381,6 +415,8 @@ async function trainStep(a: {
   lrScales: number[];
   rng: Rng;
   augment: { weak: AugmentFn; strong: AugmentFn };
+  /** Pseudo-label probabilities [n * heads] of a weak batch (live model, EMA or teacher). */
+  weakProbs: (x: tf.Tensor4D) => Promise<Float32Array>;
   labelled: { images: ImageSet; labels: LabelMatrix };
   lBatch: number[];
   unlabelled: ImageSet | undefined;
@@ -422,10 +458,8 @@ async function trainStep(a: {
     const weakU = tf.tidy(() => a.augment.weak(u, a.rng));
     strong = tf.tidy(() => a.augment.strong(u, a.rng));
     u.dispose();
-    const pw = tf.tidy(() => tf.sigmoid(classifierLogits(net, weakU, { training: true })));
+    const p = await a.weakProbs(weakU);
     weakU.dispose();
-    const p = (await pw.data()) as Float32Array;
-    pw.dispose();
     let q = p;
     if (a.da) {
       const batchMean = new Array<number>(K).fill(0);
