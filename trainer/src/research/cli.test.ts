@@ -178,4 +178,54 @@ describe("pnpm trainer", () => {
       err.mockRestore();
     }
   }, 600_000);
+
+  it("fit --teacher trains on an earlier fit's pseudo-labels, --pseudo-labels ema is recorded; bad ones are refused", async () => {
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      const data = join(dir, "data");
+      const common = ["--data", data, "--width", "8", "--blocks", "1,1", "--labelled-fraction", "0.5"];
+      const args = ["fit", ...common, "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "4"];
+      const teacher = join(dir, "fit-teacher");
+      expect(
+        await main([...args, "--size", String(size), "--pseudo-labels", "ema", "--run-dir", teacher]),
+      ).toBe(0);
+      const tcfg = JSON.parse(await readFile(join(teacher, "config.json"), "utf8")) as {
+        fit: { settings: { fixmatch: { pseudoLabels: string } } };
+      };
+      expect(tcfg.fit.settings.fixmatch.pseudoLabels).toBe("ema");
+
+      const student = join(dir, "fit-student");
+      expect(await main([...args, "--size", String(size), "--teacher", teacher, "--run-dir", student])).toBe(
+        0,
+      );
+      const scfg = JSON.parse(await readFile(join(student, "config.json"), "utf8")) as {
+        fit: { teacher: string };
+      };
+      expect(scfg.fit.teacher).toBe(teacher);
+      const meta = JSON.parse(await readFile(join(student, "model", "metadata.json"), "utf8")) as {
+        extra: { teacher: string };
+      };
+      expect(meta.extra.teacher).toBe(teacher);
+
+      await expect(
+        main([...args, "--size", "24", "--teacher", teacher, "--run-dir", join(dir, "fit-student-24")]),
+      ).rejects.toThrow(/takes 16 px images, this fit 24 px/);
+      expect(existsSync(join(dir, "fit-student-24"))).toBe(false); // refused before the run folder
+      await expect(
+        main([
+          ...args,
+          "--size",
+          String(size),
+          "--pseudo-labels",
+          "teacher",
+          "--run-dir",
+          join(dir, "fit-bad-pl"),
+        ]),
+      ).rejects.toThrow(/invalid config: fit.settings.fixmatch.pseudoLabels/);
+    } finally {
+      spy.mockRestore();
+      err.mockRestore();
+    }
+  }, 600_000);
 });

@@ -15,6 +15,7 @@ import {
   type PretrainStage,
   perHeadReport,
   predictImages,
+  readModelMetadata,
   saveClassifier,
   saveEncoder,
   sslView,
@@ -55,6 +56,8 @@ const FLAGS = {
   supervised: { type: "boolean" },
   threshold: { type: "string" },
   weighting: { type: "string" },
+  "pseudo-labels": { type: "string" },
+  teacher: { type: "string" },
   mu: { type: "string" },
   "lambda-u": { type: "string" },
   encoder: { type: "string" },
@@ -121,10 +124,12 @@ export async function resolveConfig(
   if (f.supervised) fixmatch.enabled = false;
   if (f.threshold) fixmatch.threshold = num(f.threshold);
   if (f.weighting) fixmatch.weighting = f.weighting;
+  if (f["pseudo-labels"]) fixmatch.pseudoLabels = f["pseudo-labels"];
   if (f.mu) fixmatch.mu = num(f.mu);
   if (f["lambda-u"]) fixmatch.lambdaU = num(f["lambda-u"]);
   if (Object.keys(fixmatch).length > 0) fitSettings.fixmatch = fixmatch;
   if (f.encoder) (fit as Record<string, unknown>).encoder = f.encoder;
+  if (f.teacher) (fit as Record<string, unknown>).teacher = f.teacher;
   if (f["encoder-lr-scale"]) fitSettings.encoderLrScale = num(f["encoder-lr-scale"]);
   const raw: Record<string, unknown> = {
     ...base,
@@ -243,6 +248,20 @@ async function pretrainCmd(argv: string[]): Promise<number> {
 async function fitCmd(argv: string[]): Promise<number> {
   const { config: cfg, backend } = await resolveConfig("fit", argv);
   const be = await startBackend(backend);
+  let pretrained: Awaited<ReturnType<typeof loadEncoder>> | null = null;
+  let size = cfg.data.size;
+  if (cfg.fit.encoder) {
+    pretrained = await loadEncoder(resolveModelDir(cfg.fit.encoder));
+    size = pretrained.meta.inputSize;
+  }
+  // A teacher of another input size is refused before the run folder exists.
+  if (cfg.fit.teacher) {
+    const t = await readModelMetadata(resolveModelDir(cfg.fit.teacher));
+    if (t.inputSize !== size) {
+      pretrained?.encoder.dispose();
+      throw new Error(`teacher ${cfg.fit.teacher} takes ${t.inputSize} px images, this fit ${size} px`);
+    }
+  }
   const runDir = await openRunDir({
     command: "fit",
     runDir: cfg.runDir,
@@ -251,12 +270,6 @@ async function fitCmd(argv: string[]): Promise<number> {
     resume: cfg.resume,
   });
   log(`run ${runDir}`);
-  let pretrained: Awaited<ReturnType<typeof loadEncoder>> | null = null;
-  let size = cfg.data.size;
-  if (cfg.fit.encoder) {
-    pretrained = await loadEncoder(resolveModelDir(cfg.fit.encoder));
-    size = pretrained.meta.inputSize;
-  }
   const data = await dataFor(cfg, size);
   const trainIdx = splitIndices(data, cfg.data.trainSplit);
   const evalSplit = cfg.data.evalSplit ?? data.defaultEvalSplit;
@@ -276,12 +289,14 @@ async function fitCmd(argv: string[]): Promise<number> {
     copyEncoderWeights(pretrained.encoder, net.encoder);
     pretrained.encoder.dispose();
   }
+  const teacher = cfg.fit.teacher ? await loadClassifier(resolveModelDir(cfg.fit.teacher)) : undefined;
   const evalSet = subsetData(data, evalIdx);
   const res = await fitClassifier({
     config: { ...cfg.fit.settings, seed: cfg.seed, seedInit: !pretrained },
     net,
     labelled,
     unlabelled,
+    ...(teacher ? { teacher } : {}),
     augment: { weak: (x, rng) => weakAugment(x, rng), strong: (x, rng) => strongAugment(x, rng) },
     runDir,
     resume: cfg.resume,
@@ -303,6 +318,7 @@ async function fitCmd(argv: string[]): Promise<number> {
         `epoch ${m.epoch} sup ${m.supervisedLoss.toFixed(4)} unsup ${m.unsupervisedLoss.toFixed(4)} mask ${JSON.stringify(m.maskRate)} eval ${JSON.stringify(m.eval)} ${m.seconds.toFixed(1)}s`,
       ),
   });
+  teacher?.full.dispose();
   await saveClassifier(net, join(runDir, "model"), {
     gitRevision: gitRevision(),
     extra: {
@@ -310,6 +326,7 @@ async function fitCmd(argv: string[]): Promise<number> {
       labelled: lIdx.length,
       fraction: cfg.data.labelledFraction,
       encoder: cfg.fit.encoder ?? null,
+      teacher: cfg.fit.teacher ?? null,
     },
   });
   net.full.dispose();
@@ -429,7 +446,7 @@ export const researchCommands: Command[] = [
   {
     name: "fit",
     summary: "fine-tune gate + finding heads: FixMatch (default) or --supervised",
-    usage: `fit ${common} [--labelled-fraction 0.05] [--encoder runs/<pretrain>] [--encoder-lr-scale 1] [--supervised] [--epochs 10] [--threshold 0.8] [--weighting threshold|softmatch] [--mu 2] [--resume]`,
+    usage: `fit ${common} [--labelled-fraction 0.05] [--encoder runs/<pretrain>] [--encoder-lr-scale 1] [--supervised] [--epochs 10] [--threshold 0.8] [--weighting threshold|softmatch] [--pseudo-labels model|ema] [--teacher runs/<fit>] [--mu 2] [--resume]`,
     run: fitCmd,
   },
   {

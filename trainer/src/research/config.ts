@@ -92,6 +92,11 @@ export const runConfigSchema = z
         settings: fitConfigSchema.partial().default({}),
         /** A pretrained encoder: a model folder (metadata.json) or a pretrain run folder. */
         encoder: z.string().optional(),
+        /**
+         * A trained classifier (model folder or fit run folder) that predicts the pseudo-labels in
+         * place of the model being trained: a self-training round on top of an earlier fit.
+         */
+        teacher: z.string().optional(),
       })
       .strict()
       .default({ settings: {} }),
