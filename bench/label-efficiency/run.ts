@@ -62,6 +62,11 @@ const { values: args } = parseArgs({
     "pseudo-labels": { type: "string", default: "model" },
     /** A saved classifier (--save-model of an earlier run) that predicts the pseudo-labels instead. */
     teacher: { type: "string" },
+    /**
+     * Heads: "gate" (abnormal only) or "kl" (knee: the gate plus one binary head per KL grade, the
+     * trainer CLI's default knee schema). AUROC is always the gate's.
+     */
+    heads: { type: "string", default: "gate" },
     /** Save each run's final (EMA) classifier here (one fraction and arm per process). */
     "save-model": { type: "string" },
   },
@@ -79,6 +84,9 @@ if (args.weighting !== weighting)
 const pseudoLabels = args["pseudo-labels"] === "ema" ? "ema" : "model";
 if (args["pseudo-labels"] !== pseudoLabels)
   throw new Error(`--pseudo-labels: model or ema, not ${args["pseudo-labels"]}`);
+const headsMode = args.heads === "kl" ? "kl" : "gate";
+if (args.heads !== headsMode) throw new Error(`--heads: gate or kl, not ${args.heads}`);
+if (headsMode === "kl" && args.dataset === "pneumonia") throw new Error("--heads kl needs --dataset knee");
 const width = Number(args.width);
 const blocks = (args.blocks ?? "1,1,1").split(",").map(Number);
 const arms = (args.arms ?? "").split(",").filter(Boolean);
@@ -91,6 +99,8 @@ interface Data {
   name: string;
   train: ImageSet;
   trainLabels: number[];
+  /** KL grade per training image (knee only). */
+  trainGrades?: number[];
   /** Group id per training image (patient for knee, the image itself otherwise). */
   groups: string[];
   test: ImageSet;
@@ -126,6 +136,7 @@ async function loadData(): Promise<Data> {
       tr.map((x) => x.i),
     ),
     trainLabels: tr.map((x) => x.r.oa_kl_ge2),
+    trainGrades: tr.map((x) => x.r.kl_grade),
     groups: tr.map((x) => x.r.patient_id),
     test: subsetImages(
       k.images,
@@ -163,7 +174,12 @@ type Stem = "auto" | "small" | "large";
 const stem: Stem = args.stem === "small" || args.stem === "large" ? args.stem : "auto";
 const encoderConfig = (c: { inputSize: number; width: number; blocks: number[]; stem: Stem }) =>
   encoderConfigSchema.parse(c);
-const schema = { gate: { key: "abnormal", name: "Abnormal" }, findings: [] };
+const KL = [0, 1, 2, 3, 4];
+const schema = {
+  gate: { key: "abnormal", name: "Abnormal" },
+  findings: headsMode === "kl" ? KL.map((g) => ({ key: `kl${g}`, name: `KL grade ${g}` })) : [],
+};
+const headKeys = [schema.gate.key, ...schema.findings.map((f) => f.key)];
 
 async function main() {
   const backend = await initBackend({ prefer: "wasm" });
@@ -223,6 +239,10 @@ async function main() {
     }
   }
 
+  // A teacher being trained by another process is waited for, as --encoder-dir is.
+  if (args.teacher) {
+    while (!existsSync(join(args.teacher, "metadata.json"))) await new Promise((r) => setTimeout(r, 5000));
+  }
   const teacher = args.teacher ? await loadClassifier(args.teacher) : undefined;
   const teacherRow = args.teacher
     ? (JSON.parse(await readFile(join(args.teacher, "metadata.json"), "utf8")).extra as Record<
@@ -234,8 +254,13 @@ async function main() {
     const lIdx = sampleLabelled(data, fraction, seed);
     const lImages = subsetImages(data.train, lIdx);
     const labels: LabelMatrix = {
-      heads: ["abnormal"],
-      values: Float32Array.from(lIdx.map((i) => data.trainLabels[i] ?? 0)),
+      heads: headKeys,
+      values: Float32Array.from(
+        lIdx.flatMap((i) => [
+          data.trainLabels[i] ?? 0,
+          ...(headsMode === "kl" ? KL.map((g) => (data.trainGrades?.[i] === g ? 1 : 0)) : []),
+        ]),
+      ),
     };
     for (const arm of arms) {
       const tr = performance.now();
@@ -268,7 +293,7 @@ async function main() {
         augment: { weak: (x, rng) => weakAugment(x, rng), strong: (x, rng) => strongAugment(x, rng) },
       });
       const p = await predictImages(net, data.test, { batchSize: 128 });
-      const probs = Array.from(p.probs);
+      const probs = Array.from(p.probs).filter((_, j) => j % headKeys.length === 0); // the gate's
       const ci = aurocCI(data.testLabels, probs);
       const row = {
         dataset: data.name,
@@ -293,6 +318,7 @@ async function main() {
               },
             }
           : {}),
+        heads: headsMode,
         encoder: encoderCfg,
         auroc: ci.auroc,
         aurocLower: ci.lower,
