@@ -19,14 +19,17 @@ const READY = 2;
 /** Rows this helper has run, over its life (tests check that helpers take a share). */
 const ROWS_DONE = 3;
 const JOB = 4;
-/** The job: module id, total rows, rows per chunk, then the loop's `rows` parameters after r0, r1. */
-const JOB_LEN = 22;
+/**
+ * The job: module id, total rows, rows per chunk, then the loop's `rows` parameters after r0, r1
+ * (and before the thread index, which each thread appends: helper i passes i + 1).
+ */
+const JOB_LEN = 24;
 const CTL_INTS = JOB + JOB_LEN;
 
 /** The helper's code (plain JS, run with eval: no file to resolve from the package). */
 const HELPER = `
 const { workerData, parentPort } = require("node:worker_threads");
-const { memory, ctlBuffer, nextBuffer } = workerData;
+const { memory, ctlBuffer, nextBuffer, thread } = workerData;
 const ctl = new Int32Array(ctlBuffer);
 const next = new Int32Array(nextBuffer);
 const rows = [];
@@ -56,7 +59,7 @@ let seen = 0;
         const r0 = Atomics.add(next, 0, chunk);
         if (r0 >= total) break;
         const r1 = Math.min(total, r0 + chunk);
-        rows[id](r0, r1, ...rest);
+        rows[id](r0, r1, ...rest, thread);
         Atomics.add(ctl, ${ROWS_DONE}, r1 - r0);
       }
     } catch {
@@ -84,9 +87,9 @@ export class RowPool {
 
   constructor(memory: WebAssembly.Memory, helpers: number) {
     const nextBuffer = this.next.buffer;
-    this.helpers = Array.from({ length: helpers }, () => {
+    this.helpers = Array.from({ length: helpers }, (_, i) => {
       const ctl = new Int32Array(new SharedArrayBuffer(CTL_INTS * 4));
-      const workerData = { memory, ctlBuffer: ctl.buffer, nextBuffer };
+      const workerData = { memory, ctlBuffer: ctl.buffer, nextBuffer, thread: i + 1 };
       const worker = new Worker(HELPER, { eval: true, workerData });
       // Helpers must not keep a finished script alive.
       worker.unref();

@@ -4,13 +4,16 @@ import {
   convSimd,
   convSimdApplies,
   convSimdRuns,
+  convWinogradRuns,
   maxPoolSimd,
   maxPoolSimdApplies,
   maxPoolSimdRuns,
   packConvFilter,
+  packWinogradFilter,
   relaxedSimdAvailable,
   setConvSimd,
   setConvSimdFma,
+  setConvWinograd,
 } from "./conv-simd";
 import { initBackend } from "./index";
 
@@ -337,5 +340,134 @@ describe("convolution as a wasm SIMD loop", () => {
     convSimd(x, packed, bias, true).dispose();
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, packed, bias]);
+  });
+});
+
+describe("Winograd F(2 x 2, 3 x 3) in the loop", () => {
+  const pad = (t: tf.Tensor, p: number, value = 0) =>
+    tf.pad(
+      t as tf.Tensor4D,
+      [
+        [0, 0],
+        [p, p],
+        [p, p],
+        [0, 0],
+      ],
+      value,
+    ) as tf.Tensor4D;
+  // [n, h, w, c, co, inPad, outPad, resPad (-1: none), relu, shortcut: [c1, s1, pad] or null]
+  const cases: Array<
+    [number, number, number, number, number, number, number, number, boolean, [number, number, number] | null]
+  > = [
+    [2, 8, 8, 16, 16, 1, 1, -1, true, null], // a block's first convolution, bordered in and out
+    [2, 8, 16, 16, 16, 1, 1, 1, true, null], // its second: identity residual (bordered) + ReLU
+    [1, 4, 8, 32, 32, 2, 0, 0, false, null], // wider input border, residual without one, no ReLU
+    [3, 6, 24, 8, 24, 0, 2, -1, true, null], // an unbordered input (copied), three channel blocks
+    [2, 4, 8, 32, 32, 1, 1, -1, true, [16, 2, 1]], // a stage's second convolution + 1 x 1 / 2 shortcut
+    [1, 8, 8, 64, 64, 1, 0, -1, false, [64, 1, 0]], // stride-1 projection, 64 channels
+  ];
+  for (const fma of [true, false]) {
+    it(`matches conv2d + bias (+ residual or shortcut) (+ ReLU) ${fma ? "with relaxed-SIMD madd" : "with mul + add"}, zero borders`, async () => {
+      setConvSimdFma(fma);
+      try {
+        for (const [n, h, w, c, co, inPad, outPad, resPad, relu, sc] of cases) {
+          const label = `${n}x${h}x${w}x${c} -> ${co}, borders ${inPad}/${outPad}/${resPad}, shortcut ${sc}`;
+          const x = tf.tensor4d(rand(n * h * w * c, 41 + c), [n, h, w, c]);
+          const fw = rand(9 * c * co, 42 + co);
+          const b2 = rand(co, 43);
+          const res = resPad >= 0 ? tf.tensor4d(rand(n * h * w * co, 44), [n, h, w, co]) : undefined;
+          const sx = sc
+            ? tf.tensor4d(rand(n * h * sc[1] * w * sc[1] * sc[0], 45), [n, h * sc[1], w * sc[1], sc[0]])
+            : undefined;
+          const fs = sc ? rand(sc[0] * co, 46) : null;
+          const bs = sc ? rand(co, 47) : null;
+          const packed = tf.tensor1d(packConvFilter(fw, 3, c, co));
+          const wino = tf.tensor1d(packWinogradFilter(fw, c, co));
+          const bias = tf.tensor1d(b2.map((v, i) => v + (bs?.[i] ?? 0)));
+          const xB = inPad > 0 ? pad(x, inPad) : x;
+          const resB = res && resPad > 0 ? pad(res, resPad, 9) : res;
+          const sxB = sx && sc ? pad(sx, sc[2]) : undefined;
+          const packedS = sc && fs ? tf.tensor1d(packConvFilter(fs, 1, sc[0], co)) : undefined;
+          tf.fill([n, h + 2 * outPad, w + 2 * outPad, co], 5).dispose(); // junk in freed memory
+          const runs = convWinogradRuns();
+          const got = convSimd(xB, packed, bias, relu, 1, 3, {
+            inPad,
+            outPad,
+            residual: resB,
+            resPad: Math.max(resPad, 0),
+            winograd: wino,
+            ...(sc && sxB && packedS
+              ? { shortcut: { x: sxB, packed: packedS, pad: sc[2], stride: sc[1] } }
+              : {}),
+          });
+          expect(convWinogradRuns(), label).toBe(runs + 1);
+          const want = tf.tidy(() => {
+            let y = tf.add(tf.conv2d(x, tf.tensor4d(fw, [3, 3, c, co]), 1, "same"), b2);
+            if (res) y = tf.add(y, res);
+            if (sx && sc && fs && bs)
+              y = tf.add(y, tf.add(tf.conv2d(sx, tf.tensor4d(fs, [1, 1, sc[0], co]), sc[1], "same"), bs));
+            return relu ? tf.relu(y) : y;
+          });
+          const { err, border } = await compareInner(got, want, outPad);
+          // Sums of 9 C products in [-0.25, 0.25): the transforms add a little float32 rounding.
+          expect(err, label).toBeLessThan(5e-5);
+          expect(border, label).toBeCloseTo(0, 3);
+          tf.dispose(
+            [x, res, sx, packed, wino, bias, xB, resB, sxB, packedS, got, want].filter(
+              (t): t is tf.Tensor => t !== undefined,
+            ),
+          );
+        }
+      } finally {
+        setConvSimdFma(true);
+      }
+    });
+  }
+
+  it("runs the direct loop where the shape does not suit it (Wo not a multiple of 8, odd Ho, C not of 4) or when switched off", async () => {
+    for (const [h, w, c, on] of [
+      [8, 12, 8, true], // 12 wide: 6 tiles, not a multiple of 4
+      [7, 8, 8, true], // odd height
+      [8, 8, 6, true], // 6 channels
+      [8, 8, 8, false],
+    ] as const) {
+      const x = tf.tensor4d(rand(h * w * c, 51), [1, h, w, c]);
+      const fw = rand(9 * c * 8, 52);
+      const packed = tf.tensor1d(packConvFilter(fw, 3, c, 8));
+      const wino = tf.tensor1d(packWinogradFilter(fw, c, 8));
+      const bias = tf.zeros([8]) as tf.Tensor1D;
+      setConvWinograd(on);
+      const runs = convWinogradRuns();
+      const got = convSimd(x, packed, bias, false, 1, 3, { winograd: wino });
+      setConvWinograd(true);
+      expect(convWinogradRuns(), `${h}x${w}x${c}`).toBe(runs);
+      const want = tf.conv2d(x, tf.tensor4d(fw, [3, 3, c, 8]), 1, "same");
+      const { err } = await compareInner(got, want, 0);
+      expect(err).toBeLessThan(1e-5);
+      tf.dispose([x, packed, wino, bias, got, want]);
+    }
+    expect(() => packWinogradFilter(new Float32Array(9 * 4 * 12), 4, 12)).toThrow(/multiple of 8/);
+    expect(() => packWinogradFilter(new Float32Array(25 * 4 * 8), 4, 8)).toThrow(/not \[3, 3, 4, 8\]/);
+  });
+
+  it("leaks no tensors (its scratch and the shortcut pass's zero bias are released)", () => {
+    const x = tf.zeros([1, 8, 8, 8]) as tf.Tensor4D;
+    const sx = tf.zeros([1, 16, 16, 8]) as tf.Tensor4D;
+    const packed = tf.tensor1d(packConvFilter(new Float32Array(9 * 8 * 8), 3, 8, 8));
+    const packedS = tf.tensor1d(packConvFilter(new Float32Array(8 * 8), 1, 8, 8));
+    const wino = tf.tensor1d(packWinogradFilter(new Float32Array(9 * 8 * 8), 8, 8));
+    const bias = tf.zeros([8]) as tf.Tensor1D;
+    const run = () =>
+      convSimd(x, packed, bias, true, 1, 3, {
+        winograd: wino,
+        shortcut: { x: sx, packed: packedS, stride: 2 },
+      });
+    run().dispose();
+    const before = tf.memory().numTensors;
+    const bytes = tf.memory().numBytes;
+    run().dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(tf.memory().numBytes).toBe(bytes);
+    tf.dispose([x, sx, packed, packedS, wino, bias]);
   });
 });

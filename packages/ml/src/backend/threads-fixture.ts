@@ -9,8 +9,10 @@ import {
   convSimd,
   convSimdHelperRows,
   convSimdHelperThreads,
+  convWinogradRuns,
   maxPoolSimd,
   packConvFilter,
+  packWinogradFilter,
 } from "./conv-simd";
 import { initBackend } from "./index";
 
@@ -113,6 +115,23 @@ for (const stride of [1, 2]) {
     for (let i = 0; i < want.length; i++)
       loopError = Math.max(loopError, Math.abs((got[i] ?? 0) - (want[i] ?? 0)) / 10);
   }
+  // The same layer as Winograd F(2 x 2, 3 x 3): each thread must keep to its own scratch, and the
+  // shortcut pass after it splits too (1 x 1 / 2 of a 128 x 128 map).
+  const wino = tf.tensor1d(packWinogradFilter(fw.dataSync() as Float32Array, 16, 16));
+  const sx = tf.randomUniform([4, 128, 128, 8], -1, 1, "float32", 5) as tf.Tensor4D;
+  const fs = tf.randomUniform([1, 1, 8, 16], -1, 1, "float32", 6) as tf.Tensor4D;
+  const pkS = tf.tensor1d(packConvFilter(fs.dataSync() as Float32Array, 1, 8, 16));
+  const runs = convWinogradRuns();
+  for (let rep = 0; rep < 3; rep++) {
+    const got = convSimd(big, pk, b16, true, 1, 3, {
+      winograd: wino,
+      shortcut: { x: sx, packed: pkS, stride: 2 },
+    }).dataSync();
+    const want = tf.relu(tf.add(tf.conv2d(big, fw, 1, "same"), tf.conv2d(sx, fs, 2, "same"))).dataSync();
+    for (let i = 0; i < want.length; i++)
+      loopError = Math.max(loopError, Math.abs((got[i] ?? 0) - (want[i] ?? 0)) / 10);
+  }
+  if (convWinogradRuns() !== runs + 3) loopError = 1;
 }
 process.stdout.write(
   `${JSON.stringify({ detail: info.detail, values: Array.from(y.dataSync()), loopError, helpers: convSimdHelperThreads(), helperRows: convSimdHelperRows() })}\n`,

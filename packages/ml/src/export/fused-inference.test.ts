@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
 import { beforeAll, describe, expect, it } from "vitest";
-import { convSimdRuns, maxPoolSimdRuns } from "../backend/conv-simd.js";
+import { convSimdRuns, convWinogradRuns, maxPoolSimdRuns } from "../backend/conv-simd.js";
 import { initBackend } from "../backend/index.js";
 import { imageBatch } from "../data/image-set.js";
 import { predictImages } from "../fixmatch/predict.js";
@@ -33,6 +33,8 @@ describe("fused inference plan", () => {
       label: "small stem, 3 stages",
       encoder: { inputSize: 32, width: 8, blocks: [1, 1, 1] },
       simd: 7,
+      // The 3 x 3 stride-1 layers with C a multiple of 4 run as Winograd (not the 1-channel stem).
+      wino: 4,
       all: true,
     },
     // Two blocks per stage: identity-shortcut blocks after a projection block (9 runs, 10 convolutions).
@@ -40,6 +42,7 @@ describe("fused inference plan", () => {
       label: "small stem, 2 stages of 2 blocks",
       encoder: { inputSize: 32, width: 8, blocks: [2, 2] },
       simd: 9,
+      wino: 7,
       all: true,
     },
     // The 7 x 7 / 2 stem on a 64 px image (32 px wide output) runs the loop too.
@@ -47,6 +50,7 @@ describe("fused inference plan", () => {
       label: "large stem + max-pool, 3 stages",
       encoder: { inputSize: 64, width: 8, blocks: [1, 1, 1], stem: "large" as const },
       simd: 7,
+      wino: 3, // not the third stage: 4 px wide
       all: true,
       pools: 1,
     },
@@ -56,6 +60,7 @@ describe("fused inference plan", () => {
       label: "mixed: loop, then XNNPACK",
       encoder: { inputSize: 40, width: 8, blocks: [1, 1, 1] },
       simd: 5,
+      wino: 2, // the first stage (40 wide); 20 is not a multiple of 8
       all: false,
     },
     // 25, 13 and 7 px wide maps: no output width is a multiple of 4, so XNNPACK runs them all.
@@ -63,6 +68,7 @@ describe("fused inference plan", () => {
       label: "large stem + max-pool, odd maps, 2 blocks",
       encoder: { inputSize: 100, width: 8, blocks: [2, 1, 1] },
       simd: 0,
+      wino: 0,
       all: false,
     },
   ];
@@ -79,8 +85,10 @@ describe("fused inference plan", () => {
       const before = tf.memory().numTensors;
       const runs = convSimdRuns();
       const pools = maxPoolSimdRuns();
+      const winos = convWinogradRuns();
       const out = plan.run(x);
       expect(convSimdRuns() - runs).toBe(c.simd);
+      expect(convWinogradRuns() - winos).toBe(c.wino);
       expect(maxPoolSimdRuns() - pools).toBe("pools" in c ? c.pools : 0);
       // Where every convolution runs the loop, the residual Adds and their ReLUs run inside it, and
       // no map is padded, cropped or normalized on the way, and the max-pool runs as a SIMD loop too:

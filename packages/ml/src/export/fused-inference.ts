@@ -19,7 +19,8 @@
  * are decided per batch from the maps' widths, so a layer that falls back to TF.js gets plain maps.
  * The input's normalization is done as the first convolution copies the images into its bordered
  * buffer, and a max-pool of a ReLU output between loop layers runs as a SIMD loop over the bordered
- * map too (backend/conv-simd.ts).
+ * map too (backend/conv-simd.ts). 3 x 3 stride-1 layers with C a multiple of 4 carry Winograd
+ * weights too, and run as Winograd F(2 x 2, 3 x 3) where the map's shape suits it.
  *
  * Supported layers: those of buildClassifier: InputLayer, Conv2D (+ BatchNormalization, + ReLU),
  * ReLU, Add, MaxPooling2D, GlobalAveragePooling2D, Dropout (identity), Dense (linear). Anything
@@ -34,6 +35,7 @@ import {
   maxPoolSimd,
   maxPoolSimdApplies,
   packConvFilter,
+  packWinogradFilter,
 } from "../backend/conv-simd.js";
 import { type ImageSet, imageBatch } from "../data/image-set.js";
 import { type ClassifierNet, EMBEDDING_LAYER, FEATURES_LAYER, HEADS_LAYER } from "../models/resnet.js";
@@ -49,6 +51,8 @@ type Step =
       biasT: tf.Tensor1D;
       /** k x k "same" layers (k odd), stride 1 or 2, Co a multiple of 8: the filter packed for convSimd. */
       packed: tf.Tensor1D | null;
+      /** 3 x 3 stride-1 layers with C a multiple of 4: the Winograd weights (packWinogradFilter). */
+      wino: tf.Tensor1D | null;
     })
   | (Extract<FoldedOp, { kind: "dense" }> & { kernelT: tf.Tensor2D; biasT: tf.Tensor1D })
   | Exclude<FoldedOp, { kind: "conv" | "dense" }>;
@@ -104,7 +108,12 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
         ? tf.tensor1d(packConvFilter(op.conv.kernel, k, ci, co))
         : null;
       if (packed) owned.push(packed);
-      return { ...op, filter, biasT, packed };
+      const wino =
+        packed && k === 3 && (op.conv.strides[0] ?? 1) === 1 && ci % 4 === 0
+          ? tf.tensor1d(packWinogradFilter(op.conv.kernel, ci, co))
+          : null;
+      if (wino) owned.push(wino);
+      return { ...op, filter, biasT, packed, wino };
     }
     if (op.kind === "dense") {
       const kernelT = tf.tensor2d(op.kernel, op.kernelShape);
@@ -350,6 +359,7 @@ export function compileFusedClassifier(net: ClassifierNet): FusedClassifier {
                 resPad: fuse?.residual !== undefined ? (borders.get(fuse.residual) ?? 0) : 0,
                 shortcut,
                 ...normalize,
+                ...(s.wino ? { winograd: s.wino } : {}),
               });
               if (fuse) done.add(fuse.add);
               if (outPad > 0) borders.set(name, outPad);
