@@ -271,6 +271,24 @@ const P = G + 4;
 const P_END = G + 5;
 
 /**
+ * Zeros the left and right border (zq bytes each) of the output row whose first pixel's address is
+ * in local `row` (width x C floats), through the locals P and P_END; nothing when zq is 0.
+ */
+function rowBorders(code: number[], row: number, c: number): void {
+  const zero = () => {
+    code.push(LOOP, VOID, ...get(P), ...V128_ZERO, ...v128StoreAt(0));
+    code.push(...get(P), I32_CONST, 16, I32_ADD, LOCAL_TEE, ...uleb(P), ...get(P_END), I32_NE, BR_IF, 0, END);
+  };
+  code.push(...get(R.zq), IF, VOID);
+  code.push(...get(row), ...get(R.zq), I32_SUB, ...set(P), ...get(row), ...set(P_END));
+  zero();
+  code.push(...get(row), ...get(R.width), I32_CONST, ...sleb(c * 4), I32_MUL, I32_ADD, LOCAL_TEE);
+  code.push(...uleb(P), ...get(R.zq), I32_ADD, ...set(P_END));
+  zero();
+  code.push(END);
+}
+
+/**
  * The loop over output rows [r0, r1) that `rows` functions share: for each row it sets B (image) and
  * Y (row in the image), lets `row` emit the work (which must set OA_ROW to the output row's address;
  * `addr` pushes base + B x img + Y x row x rowTimes), then writes the zero border left and right of
@@ -288,23 +306,13 @@ function rowsLoop(
     if (rowTimes !== 1) code.push(I32_CONST, ...sleb(rowTimes), I32_MUL);
     code.push(I32_ADD);
   };
-  const zero = () => {
-    code.push(LOOP, VOID, ...get(P), ...V128_ZERO, ...v128StoreAt(0));
-    code.push(...get(P), I32_CONST, 16, I32_ADD, LOCAL_TEE, ...uleb(P), ...get(P_END), I32_NE, BR_IF, 0, END);
-  };
   code.push(...get(R.r0), ...set(G));
   code.push(BLOCK, VOID, LOOP, VOID);
   code.push(...get(G), ...get(R.r1), I32_GE_U, BR_IF, 1);
   code.push(...get(G), ...get(R.ho), I32_DIV_U, ...set(B));
   code.push(...get(G), ...get(B), ...get(R.ho), I32_MUL, I32_SUB, ...set(Y));
   row(code, addr);
-  code.push(...get(R.zq), IF, VOID);
-  code.push(...get(OA_ROW), ...get(R.zq), I32_SUB, ...set(P), ...get(OA_ROW), ...set(P_END));
-  zero();
-  code.push(...get(OA_ROW), ...get(R.width), I32_CONST, ...sleb(c * 4), I32_MUL, I32_ADD, LOCAL_TEE);
-  code.push(...uleb(P), ...get(R.zq), I32_ADD, ...set(P_END));
-  zero();
-  code.push(END);
+  rowBorders(code, OA_ROW, c);
   code.push(...get(G), I32_CONST, 1, I32_ADD, ...set(G), BR, 0);
   code.push(END, END, END);
   const locals: Array<[number, number]> = [[6 + extraI32, I32]];
@@ -836,11 +844,11 @@ const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
   const fa = heapF32(backend, filter, CONV_SIMD).byteOffset;
   const ba = heapF32(backend, bias, CONV_SIMD).byteOffset;
   const relu = attrs?.relu ? 1 : 0;
-  const job = rowsJob({
+  // What the direct and the Winograd loop's jobs share: the maps' layouts and the bias.
+  const maps = {
     xa,
     inImg: input.img,
     inRow: input.row,
-    fa,
     ba,
     oa: output.at,
     outImg: output.img,
@@ -848,47 +856,23 @@ const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
     ra: residual.at,
     resImg: residual.img,
     resRow: residual.row,
-    ho,
     width: wo,
-    relu,
     zq: outPad * co * 4,
-    xa2: short.at,
-    in2Img: short.img,
-    in2Row: short.row,
-    fa2: short.fa,
-  });
-  if (winograd && scratch && wf) {
+  };
+  if (winograd && scratch && wf && memory) {
+    const [hasRes, wRelu] = [res !== undefined, !!relu && !shortcut];
     const wl = moduleFor(
       st,
-      memory as WebAssembly.Memory,
-      `wino/${c}/${co}/${fma}/${res !== undefined}/${relu && !shortcut}`,
-      () =>
-        winogradModuleBytes(
-          c,
-          co,
-          fma,
-          isShared(memory as WebAssembly.Memory),
-          res !== undefined,
-          !!relu && !shortcut,
-        ),
+      memory,
+      `wino/${c}/${co}/${fma}/${hasRes}/${wRelu}`,
+      () => winogradModuleBytes(c, co, fma, isShared(memory), hasRes, wRelu),
       ["rows"] as const,
     );
     if (wl === null) throw new Error(`${CONV_SIMD}: the engine rejected the Winograd loop`);
     const wjob = rowsJob({
-      xa,
-      inImg: input.img,
-      inRow: input.row,
+      ...maps,
       fa: heapF32(backend, wf, CONV_SIMD).byteOffset,
-      ba,
-      oa: output.at,
-      outImg: output.img,
-      outRow: output.row,
-      ra: residual.at,
-      resImg: residual.img,
-      resRow: residual.row,
-      ho: ho / 2,
-      width: wo,
-      zq: outPad * co * 4,
+      ho: ho / 2, // rows of 2 x 2 tiles
       scratch: heapF32(backend, scratch, CONV_SIMD).byteOffset,
       scratchBytes,
     });
@@ -897,36 +881,40 @@ const convSimdKernel: tf.KernelFunc = ({ inputs, attrs, backend }) => {
       // The 1 x 1 shortcut as its own pass of the direct loop, adding into the output in place.
       const zb = heapF32(backend, zeroBias, CONV_SIMD);
       zb.fill(0);
-      const sl = loopFor(st, memory as WebAssembly.Memory, shortcut.c1, co, 1, shortcut.s1, null);
+      const sl = loopFor(st, memory, shortcut.c1, co, 1, shortcut.s1, null);
       if (sl === null) throw new Error(`${CONV_SIMD}: no wasm SIMD in this engine`);
-      const g1 = sameGeometry(sh - 2 * sPad, 1, shortcut.s1);
-      runRows(
-        st,
-        sl,
-        rowsJob({
-          xa: short.at - g1.before * short.row - g1.before * shortcut.c1 * 4,
-          inImg: short.img,
-          inRow: short.row,
-          fa: short.fa,
-          ba: zb.byteOffset,
-          oa: output.at,
-          outImg: output.img,
-          outRow: output.row,
-          ra: output.at,
-          resImg: output.img,
-          resRow: output.row,
-          ho,
-          width: wo,
-          relu,
-          zq: outPad * co * 4,
-        }),
-        n * ho,
-      );
+      // Its input is read in place (a 1 x 1 "same" window has no padding); the output is the residual.
+      const sjob = rowsJob({
+        ...maps,
+        xa: short.at,
+        inImg: short.img,
+        inRow: short.row,
+        fa: short.fa,
+        ba: zb.byteOffset,
+        ra: output.at,
+        resImg: output.img,
+        resRow: output.row,
+        ho,
+        relu,
+      });
+      runRows(st, sl, sjob, n * ho);
       backend.disposeData(zeroBias.dataId);
     }
     backend.disposeData(scratch.dataId);
     winogradSwitch.ran();
-  } else runRows(st, loop, job, n * ho);
+  } else {
+    const job = rowsJob({
+      ...maps,
+      fa,
+      ho,
+      relu,
+      xa2: short.at,
+      in2Img: short.img,
+      in2Row: short.row,
+      fa2: short.fa,
+    });
+    runRows(st, loop, job, n * ho);
+  }
   if (padded) backend.disposeData(padded.dataId);
   kernelSwitch.ran();
   return out;
@@ -1293,29 +1281,7 @@ function winogradRowsBody(c: number, co: number, fma: boolean, residual: boolean
       inc(L.seg0, ts);
       code.push(...get(L.seg0), ...get(L.all), I32_LT_U, BR_IF, 0, END);
       // The second row's left and right border (rowsLoop writes the first's).
-      code.push(...get(R.zq), IF, VOID);
-      const zero = () => {
-        code.push(LOOP, VOID, ...get(P), ...V128_ZERO, ...v128StoreAt(0));
-        code.push(
-          ...get(P),
-          I32_CONST,
-          16,
-          I32_ADD,
-          LOCAL_TEE,
-          ...uleb(P),
-          ...get(P_END),
-          I32_NE,
-          BR_IF,
-          0,
-          END,
-        );
-      };
-      code.push(...get(L.row2), ...get(R.zq), I32_SUB, ...set(P), ...get(L.row2), ...set(P_END));
-      zero();
-      code.push(...get(L.row2), ...get(R.width), I32_CONST, ...sleb(co * 4), I32_MUL, I32_ADD, LOCAL_TEE);
-      code.push(...uleb(P), ...get(R.zq), I32_ADD, ...set(P_END));
-      zero();
-      code.push(END);
+      rowBorders(code, L.row2, co);
     },
     names.length,
     16,
