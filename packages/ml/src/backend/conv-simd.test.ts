@@ -365,6 +365,8 @@ describe("Winograd F(2 x 2, 3 x 3) in the loop", () => {
     [3, 6, 24, 8, 24, 0, 2, -1, true, null], // an unbordered input (copied), three channel blocks
     [2, 4, 8, 32, 32, 1, 1, -1, true, [16, 2, 1]], // a stage's second convolution + 1 x 1 / 2 shortcut
     [1, 8, 8, 64, 64, 1, 0, -1, false, [64, 1, 0]], // stride-1 projection, 64 channels
+    [2, 2, 40, 12, 8, 1, 1, 1, true, null], // C = 12 (three f32x4 groups); 20 tiles a row: passes of 12 and 8
+    [1, 10, 16, 4, 16, 1, 0, -1, true, null], // C = 4
   ];
   for (const fma of [true, false]) {
     it(`matches conv2d + bias (+ residual or shortcut) (+ ReLU) ${fma ? "with relaxed-SIMD madd" : "with mul + add"}, zero borders`, async () => {
