@@ -120,8 +120,7 @@ const WB2 = 22;
 const N_I32 = 13;
 // v128 locals
 const ACC = 23; // 8 accumulators: row r (pixel), half h (4 channels) at ACC + 2r + h
-const B0 = 31;
-const B1 = 32;
+const B0 = 31; // and B0 + 1 (32): the step's 8 weights (tileRun)
 const A = 33;
 const ZERO = 34;
 const N_V128 = 12;
@@ -133,6 +132,36 @@ const N_V128 = 12;
 export interface ConvShortcutShape {
   c1: number;
   s1: number;
+}
+
+/**
+ * One run of the 4 x 8 register tile, as a loop from PA to PA_END: per step, 8 weights at PB (two
+ * f32x4, into locals b and b + 1), one value of each of 4 pixels `pixelStep` floats apart at PA
+ * (splat into local a), 8 multiply-adds into the accumulators acc .. acc + 7 (pixel r, half h at
+ * acc + 2r + h); then PA += 4 bytes, PB += 32. The direct loop's kernel rows and the Winograd
+ * products both run it.
+ */
+function tileRun(
+  code: number[],
+  l: { pa: number; pb: number; paEnd: number; acc: number; b: number; a: number },
+  pixelStep: number,
+  fma: boolean,
+): void {
+  const inc = (local: number, n: number) =>
+    code.push(...get(local), I32_CONST, ...sleb(n), I32_ADD, ...set(local));
+  code.push(LOOP, VOID);
+  code.push(...get(l.pb), ...v128LoadAt(0), ...set(l.b), ...get(l.pb), ...v128LoadAt(16), ...set(l.b + 1));
+  for (let r = 0; r < 4; r++) {
+    code.push(...get(l.pa), ...load32SplatAt(4 * r * pixelStep), ...set(l.a));
+    for (let h = 0; h < 2; h++) {
+      const acc = l.acc + 2 * r + h;
+      if (fma) code.push(...get(l.a), ...get(l.b + h), ...get(acc), ...F32X4_RELAXED_MADD, ...set(acc));
+      else code.push(...get(acc), ...get(l.a), ...get(l.b + h), ...F32X4_MUL, ...F32X4_ADD, ...set(acc));
+    }
+  }
+  inc(l.pa, 4);
+  inc(l.pb, 32);
+  code.push(...get(l.pa), ...get(l.paEnd), I32_NE, BR_IF, 0, END);
 }
 
 function rowBody(
@@ -164,21 +193,8 @@ function rowBody(
   code.push(...get(PA), I32_CONST, ...sleb(run * 4), I32_ADD, ...set(PA_END));
   // The k x C run. Unrolling it 2, 4 or 8 times made the loop 1.5-2.5x slower in V8 (measured).
   // `pixelStep`: floats from one of the tile's 4 input pixels to the next.
-  const runLoop = (pixelStep: number) => {
-    code.push(LOOP, VOID);
-    code.push(...get(PB), ...v128LoadAt(0), ...set(B0), ...get(PB), ...v128LoadAt(16), ...set(B1));
-    for (let r = 0; r < 4; r++) {
-      code.push(...get(PA), ...load32SplatAt(4 * r * pixelStep), ...set(A));
-      for (let h = 0; h < 2; h++) {
-        const acc = ACC + 2 * r + h;
-        if (fma) code.push(...get(A), ...get(B0 + h), ...get(acc), ...F32X4_RELAXED_MADD, ...set(acc));
-        else code.push(...get(acc), ...get(A), ...get(B0 + h), ...F32X4_MUL, ...F32X4_ADD, ...set(acc));
-      }
-    }
-    addConst(PA, 4);
-    addConst(PB, 32);
-    code.push(...get(PA), ...get(PA_END), I32_NE, BR_IF, 0, END);
-  };
+  const runLoop = (pixelStep: number) =>
+    tileRun(code, { pa: PA, pb: PB, paEnd: PA_END, acc: ACC, b: B0, a: A }, pixelStep, fma);
   runLoop(stride * c);
   // Next kernel row: one input row down, back to the tile's first pixel.
   code.push(...get(PA), I32_CONST, ...sleb(-run * 4), I32_ADD, ...get(ROW_BYTES), I32_ADD, ...set(PA));
@@ -1079,7 +1095,7 @@ function winogradRowsBody(c: number, co: number, fma: boolean, residual: boolean
   const L = Object.fromEntries(names.map((n, i) => [n, G + 6 + i])) as Record<(typeof names)[number], number>;
   const V = G + 6 + names.length; // v128 locals: V .. V + 15
   const ACCW = V; // 8 accumulators of the products
-  const [BW0, BW1, AW, ZW] = [V + 8, V + 9, V + 10, V + 11];
+  const [BW0, AW, ZW] = [V + 8, V + 10, V + 11]; // BW0 and BW0 + 1: the step's 8 weights
   const T0 = V; // transform temporaries reuse V .. V + 15
   return rowsLoop(
     co,
@@ -1189,21 +1205,8 @@ function winogradRowsBody(c: number, co: number, fma: boolean, residual: boolean
       for (let i = 0; i < 8; i++) code.push(...V128_ZERO, ...set(ACCW + i));
       code.push(...get(L.ua), ...set(L.pa), ...get(L.wbc), ...set(L.pb));
       code.push(...get(L.pa), I32_CONST, ...sleb(c * 4), I32_ADD, ...set(L.paEnd));
-      code.push(LOOP, VOID); // input channels
-      load(L.pb, 0, BW0);
-      load(L.pb, 16, BW1);
-      for (let r = 0; r < 4; r++) {
-        code.push(...get(L.pa), ...load32SplatAt(r * 16 * c * 4), ...set(AW));
-        for (let h = 0; h < 2; h++) {
-          const acc = ACCW + 2 * r + h;
-          const w = h === 0 ? BW0 : BW1;
-          if (fma) code.push(...get(AW), ...get(w), ...get(acc), ...F32X4_RELAXED_MADD, ...set(acc));
-          else code.push(...get(acc), ...get(AW), ...get(w), ...F32X4_MUL, ...F32X4_ADD, ...set(acc));
-        }
-      }
-      inc(L.pa, 4);
-      inc(L.pb, 32);
-      code.push(...get(L.pa), ...get(L.paEnd), I32_NE, BR_IF, 0, END);
+      // Input channels; the 4 tiles' U values are 16 C floats apart.
+      tileRun(code, { pa: L.pa, pb: L.pb, paEnd: L.paEnd, acc: ACCW, b: BW0, a: AW }, 16 * c, fma);
       for (let r = 0; r < 4; r++)
         for (let h = 0; h < 2; h++) store(L.mw, r * 16 * co * 4 + h * 16, ACCW + 2 * r + h);
       inc(L.ua, 4 * 16 * c * 4);
@@ -1288,6 +1291,15 @@ function winogradRowsBody(c: number, co: number, fma: boolean, residual: boolean
   );
 }
 
+/** A module whose only export is `rows` (ROWS_PARAMS), with this body. */
+function rowsModule(shared: boolean, body: number[]): Uint8Array<ArrayBuffer> {
+  return memoryModule(
+    shared,
+    ROWS_PARAMS.map(() => I32),
+    [{ name: "rows", body }],
+  );
+}
+
 /** The Winograd module of one shape: exports `rows` (ROWS_PARAMS). */
 export function winogradModuleBytes(
   c: number,
@@ -1297,11 +1309,7 @@ export function winogradModuleBytes(
   residual: boolean,
   relu: boolean,
 ): Uint8Array<ArrayBuffer> {
-  return memoryModule(
-    shared,
-    ROWS_PARAMS.map(() => I32),
-    [{ name: "rows", body: winogradRowsBody(c, co, fma, residual, relu) }],
-  );
+  return rowsModule(shared, winogradRowsBody(c, co, fma, residual, relu));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1360,11 +1368,7 @@ export function maxPoolModuleBytes(
   stride: number,
   shared: boolean,
 ): Uint8Array<ArrayBuffer> {
-  return memoryModule(
-    shared,
-    ROWS_PARAMS.map(() => I32),
-    [{ name: "rows", body: maxPoolRowsBody(c, k, stride) }],
-  );
+  return rowsModule(shared, maxPoolRowsBody(c, k, stride));
 }
 
 const poolSwitch = simdSwitch();
