@@ -60,7 +60,10 @@ const { values: args } = parseArgs({
     "save-encoder": { type: "string" },
     /** Pseudo-labels of the FixMatch arms from the live model (FixMatch) or its EMA weights (mean teacher). */
     "pseudo-labels": { type: "string", default: "model" },
-    /** A saved classifier (--save-model of an earlier run) that predicts the pseudo-labels instead. */
+    /**
+     * A saved classifier (--save-model of an earlier run) that predicts the pseudo-labels instead;
+     * several, comma-separated, teach with their mean probability (an ensemble).
+     */
     teacher: { type: "string" },
     /**
      * Heads: "gate" (abnormal only) or "kl" (knee: the gate plus one binary head per KL grade, the
@@ -240,16 +243,21 @@ async function main() {
   }
 
   // A teacher being trained by another process is waited for, as --encoder-dir is.
-  if (args.teacher) {
-    while (!existsSync(join(args.teacher, "metadata.json"))) await new Promise((r) => setTimeout(r, 5000));
+  const teacherDirs = args.teacher ? args.teacher.split(",").filter(Boolean) : [];
+  for (const dir of teacherDirs) {
+    while (!existsSync(join(dir, "metadata.json"))) await new Promise((r) => setTimeout(r, 5000));
   }
-  const teacher = args.teacher ? await loadClassifier(args.teacher) : undefined;
-  const teacherRow = args.teacher
-    ? (JSON.parse(await readFile(join(args.teacher, "metadata.json"), "utf8")).extra as Record<
-        string,
-        unknown
-      >)
-    : undefined;
+  const teachers = await Promise.all(teacherDirs.map((dir) => loadClassifier(dir)));
+  const teacherRows = await Promise.all(
+    teacherDirs.map(
+      async (dir) =>
+        JSON.parse(await readFile(join(dir, "metadata.json"), "utf8")).extra as Record<string, unknown>,
+    ),
+  );
+  // Self-training round: 1 above the latest round among the teachers (a plain run is round 0;
+  // rows saved before rounds were counted name a teacher only in round 1).
+  const roundOf = (t: Record<string, unknown>) => Number(t.round ?? (t.pseudoLabels === "teacher" ? 1 : 0));
+  const round = teacherRows.length === 0 ? 0 : 1 + Math.max(...teacherRows.map(roundOf));
   for (const fraction of fractions) {
     const lIdx = sampleLabelled(data, fraction, seed);
     const lImages = subsetImages(data.train, lIdx);
@@ -289,7 +297,9 @@ async function main() {
         },
         net,
         labelled: { images: lImages, labels },
-        ...(arm === "sup" ? {} : { unlabelled: data.train, ...(teacher ? { teacher } : {}) }),
+        ...(arm === "sup"
+          ? {}
+          : { unlabelled: data.train, ...(teachers.length > 0 ? { teacher: teachers } : {}) }),
         augment: { weak: (x, rng) => weakAugment(x, rng), strong: (x, rng) => strongAugment(x, rng) },
       });
       const p = await predictImages(net, data.test, { batchSize: 128 });
@@ -307,15 +317,17 @@ async function main() {
         mu,
         threshold: arm === "sup" || weighting === "softmatch" ? null : Number(args.threshold),
         weighting: arm === "sup" ? null : weighting,
-        pseudoLabels: arm === "sup" ? null : teacher ? "teacher" : pseudoLabels,
-        ...(arm !== "sup" && teacherRow
+        pseudoLabels: arm === "sup" ? null : teachers.length > 0 ? "teacher" : pseudoLabels,
+        ...(arm !== "sup" && teacherRows.length > 0
           ? {
-              teacher: {
-                arm: teacherRow.arm,
-                seed: teacherRow.seed,
-                steps: teacherRow.steps,
-                auroc: teacherRow.auroc,
-              },
+              round,
+              teacher: teacherRows.map((t) => ({
+                arm: t.arm,
+                seed: t.seed,
+                steps: t.steps,
+                round: roundOf(t),
+                auroc: t.auroc,
+              })),
             }
           : {}),
         heads: headsMode,
@@ -341,7 +353,7 @@ async function main() {
     }
   }
   pretrained?.dispose();
-  teacher?.full.dispose();
+  for (const t of teachers) t.full.dispose();
   console.error(`total ${((performance.now() - t0) / 1000).toFixed(0)}s`);
 }
 

@@ -34,10 +34,19 @@ interface Row {
   heads?: string;
   /** "model" (or absent), "ema" or "teacher". */
   pseudoLabels?: string | null;
-  teacher?: { arm: string; steps: number; threshold?: number | null };
+  /** One teacher (rows before ensembles) or the ensemble's members. */
+  teacher?: TeacherRow | TeacherRow[];
+  /** Self-training round (absent: 1 with a teacher, else 0). */
+  round?: number;
   encoder: { width: number };
   maskRate?: Record<string, number>;
   host?: string;
+}
+
+interface TeacherRow {
+  arm: string;
+  steps: number;
+  round?: number;
 }
 
 const DEFAULT_THRESHOLD = 0.95;
@@ -108,7 +117,13 @@ const columnOf = (r: Row): string => {
   if (mu !== DEFAULT_MU) parts.push([`~${mu}`, `mu ${mu}`]);
   if (lrScale !== 1) parts.push([`^${lrScale}`, `encoder lr x${lrScale}`]);
   if (r.pseudoLabels === "ema") parts.push(["%ema", "EMA pseudo-labels"]);
-  if (r.pseudoLabels === "teacher") parts.push(["%teacher", "pseudo-labels from a trained teacher"]);
+  if (r.pseudoLabels === "teacher") {
+    const n = Array.isArray(r.teacher) ? r.teacher.length : 1;
+    const round = r.round ?? 1;
+    const key = `%teacher${round > 1 ? `-r${round}` : ""}${n > 1 ? `x${n}` : ""}`;
+    const who = n > 1 ? `an ensemble of ${n} trained teachers` : "a trained teacher";
+    parts.push([key, `pseudo-labels from ${who}${round > 1 ? ` (self-training round ${round})` : ""}`]);
+  }
   const key = parts.map(([k]) => k).join("");
   titles.set(key, parts.map(([, title]) => title).join(", "));
   return key;

@@ -208,6 +208,40 @@ describe("pnpm trainer", () => {
       };
       expect(meta.extra.teacher).toBe(teacher);
 
+      // A second round taught by the ensemble of both earlier fits.
+      const round2 = join(dir, "fit-round2");
+      expect(
+        await main([
+          ...args,
+          "--size",
+          String(size),
+          "--teacher",
+          teacher,
+          "--teacher",
+          student,
+          "--run-dir",
+          round2,
+        ]),
+      ).toBe(0);
+      const r2 = JSON.parse(await readFile(join(round2, "model", "metadata.json"), "utf8")) as {
+        extra: { teacher: string[] };
+      };
+      expect(r2.extra.teacher).toEqual([teacher, student]);
+      await expect(
+        main([
+          ...args,
+          "--size",
+          String(size),
+          "--teacher",
+          teacher,
+          "--teacher",
+          join(dir, "no-such-fit"),
+          "--run-dir",
+          join(dir, "fit-missing-teacher"),
+        ]),
+      ).rejects.toThrow(/no-such-fit/);
+      expect(existsSync(join(dir, "fit-missing-teacher"))).toBe(false);
+
       await expect(
         main([...args, "--size", "24", "--teacher", teacher, "--run-dir", join(dir, "fit-student-24")]),
       ).rejects.toThrow(/takes 16 px images, this fit 24 px/);

@@ -57,7 +57,7 @@ const FLAGS = {
   threshold: { type: "string" },
   weighting: { type: "string" },
   "pseudo-labels": { type: "string" },
-  teacher: { type: "string" },
+  teacher: { type: "string", multiple: true },
   mu: { type: "string" },
   "lambda-u": { type: "string" },
   encoder: { type: "string" },
@@ -129,7 +129,8 @@ export async function resolveConfig(
   if (f["lambda-u"]) fixmatch.lambdaU = num(f["lambda-u"]);
   if (Object.keys(fixmatch).length > 0) fitSettings.fixmatch = fixmatch;
   if (f.encoder) (fit as Record<string, unknown>).encoder = f.encoder;
-  if (f.teacher) (fit as Record<string, unknown>).teacher = f.teacher;
+  if (f.teacher?.length)
+    (fit as Record<string, unknown>).teacher = f.teacher.length === 1 ? f.teacher[0] : f.teacher;
   if (f["encoder-lr-scale"]) fitSettings.encoderLrScale = num(f["encoder-lr-scale"]);
   const raw: Record<string, unknown> = {
     ...base,
@@ -255,11 +256,12 @@ async function fitCmd(argv: string[]): Promise<number> {
     size = pretrained.meta.inputSize;
   }
   // A teacher of another input size is refused before the run folder exists.
-  if (cfg.fit.teacher) {
-    const t = await readModelMetadata(resolveModelDir(cfg.fit.teacher));
+  const teacherPaths = cfg.fit.teacher === undefined ? [] : [cfg.fit.teacher].flat();
+  for (const path of teacherPaths) {
+    const t = await readModelMetadata(resolveModelDir(path));
     if (t.inputSize !== size) {
       pretrained?.encoder.dispose();
-      throw new Error(`teacher ${cfg.fit.teacher} takes ${t.inputSize} px images, this fit ${size} px`);
+      throw new Error(`teacher ${path} takes ${t.inputSize} px images, this fit ${size} px`);
     }
   }
   const runDir = await openRunDir({
@@ -289,14 +291,14 @@ async function fitCmd(argv: string[]): Promise<number> {
     copyEncoderWeights(pretrained.encoder, net.encoder);
     pretrained.encoder.dispose();
   }
-  const teacher = cfg.fit.teacher ? await loadClassifier(resolveModelDir(cfg.fit.teacher)) : undefined;
+  const teachers = await Promise.all(teacherPaths.map((path) => loadClassifier(resolveModelDir(path))));
   const evalSet = subsetData(data, evalIdx);
   const res = await fitClassifier({
     config: { ...cfg.fit.settings, seed: cfg.seed, seedInit: !pretrained },
     net,
     labelled,
     unlabelled,
-    ...(teacher ? { teacher } : {}),
+    ...(teachers.length > 0 ? { teacher: teachers } : {}),
     augment: { weak: (x, rng) => weakAugment(x, rng), strong: (x, rng) => strongAugment(x, rng) },
     runDir,
     resume: cfg.resume,
@@ -318,7 +320,7 @@ async function fitCmd(argv: string[]): Promise<number> {
         `epoch ${m.epoch} sup ${m.supervisedLoss.toFixed(4)} unsup ${m.unsupervisedLoss.toFixed(4)} mask ${JSON.stringify(m.maskRate)} eval ${JSON.stringify(m.eval)} ${m.seconds.toFixed(1)}s`,
       ),
   });
-  teacher?.full.dispose();
+  for (const t of teachers) t.full.dispose();
   await saveClassifier(net, join(runDir, "model"), {
     gitRevision: gitRevision(),
     extra: {
@@ -446,7 +448,7 @@ export const researchCommands: Command[] = [
   {
     name: "fit",
     summary: "fine-tune gate + finding heads: FixMatch (default) or --supervised",
-    usage: `fit ${common} [--labelled-fraction 0.05] [--encoder runs/<pretrain>] [--encoder-lr-scale 1] [--supervised] [--epochs 10] [--threshold 0.8] [--weighting threshold|softmatch] [--pseudo-labels model|ema] [--teacher runs/<fit>] [--mu 2] [--resume]`,
+    usage: `fit ${common} [--labelled-fraction 0.05] [--encoder runs/<pretrain>] [--encoder-lr-scale 1] [--supervised] [--epochs 10] [--threshold 0.8] [--weighting threshold|softmatch] [--pseudo-labels model|ema] [--teacher runs/<fit> ...] [--mu 2] [--resume]`,
     run: fitCmd,
   },
   {

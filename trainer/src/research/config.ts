@@ -94,9 +94,10 @@ export const runConfigSchema = z
         encoder: z.string().optional(),
         /**
          * A trained classifier (model folder or fit run folder) that predicts the pseudo-labels in
-         * place of the model being trained: a self-training round on top of an earlier fit.
+         * place of the model being trained: a self-training round on top of an earlier fit. A list
+         * is an ensemble whose mean probability gives the pseudo-labels.
          */
-        teacher: z.string().optional(),
+        teacher: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
       })
       .strict()
       .default({ settings: {} }),

@@ -9,7 +9,13 @@ import { labelMatrixFromColumns, squaresDataset } from "../data/synthetic.js";
 import { loadClassifier, saveClassifier } from "../io/model-io.js";
 import { buildClassifier } from "../models/resnet.js";
 import { gatedPrediction, predictImages } from "./predict.js";
-import { alignBinary, fitClassifier, softmatchWeight, updateConfidenceStats } from "./trainer.js";
+import {
+  alignBinary,
+  type FitOptions,
+  fitClassifier,
+  softmatchWeight,
+  updateConfidenceStats,
+} from "./trainer.js";
 
 const schema = { gate: { key: "abnormal", name: "Abnormal" }, findings: [{ key: "square", name: "Square" }] };
 const encoder = { inputSize: 16, width: 8, blocks: [1, 1] };
@@ -172,14 +178,19 @@ describe("FixMatch trainer", () => {
       teacher.heads.getWeights().map((w) => (w.rank === 1 ? tf.fill(w.shape, 8) : tf.zerosLike(w))),
     );
     const teacherWeights = await Promise.all(teacher.full.getWeights().map((w) => w.data()));
-    const fit = async (withTeacher: boolean) => {
+    // A teacher as sure of the opposite call: bias -8.
+    const doubter = buildClassifier({ encoder, schema });
+    doubter.heads.setWeights(
+      doubter.heads.getWeights().map((w) => (w.rank === 1 ? tf.fill(w.shape, -8) : tf.zerosLike(w))),
+    );
+    const fit = async (withTeacher: boolean | FitOptions["teacher"]) => {
       const net = buildClassifier({ encoder, schema });
       const res = await fitClassifier({
         config: cfg,
         net,
         labelled: { images: data.images, labels },
         unlabelled: unl.images,
-        ...(withTeacher ? { teacher } : {}),
+        ...(withTeacher === true ? { teacher } : withTeacher ? { teacher: withTeacher } : {}),
         augment,
       });
       net.full.dispose();
@@ -195,6 +206,15 @@ describe("FixMatch trainer", () => {
       expect(own.maskRate[k] ?? 1).toBeLessThan(1); // an untrained model is not that sure
     }
     expect(await Promise.all(teacher.full.getWeights().map((w) => w.data()))).toEqual(teacherWeights);
+    // An ensemble's pseudo-labels are its mean probability: two copies of one teacher teach exactly
+    // as it does, and two teachers sure of opposite calls average to 0.5, which passes no threshold.
+    const pick = (m: typeof taught) => [m.supervisedLoss, m.unsupervisedLoss, m.maskRate];
+    expect(pick(await fit([teacher, teacher]))).toEqual(pick(taught));
+    const split = await fit([teacher, doubter]);
+    for (const k of ["abnormal", "square"]) expect(split.maskRate[k]).toBe(0);
+    const beforeEnsemble = tf.memory().numTensors;
+    await fit([teacher, doubter]);
+    expect(tf.memory().numTensors).toBe(beforeEnsemble);
 
     const wrong = buildClassifier({ encoder, schema: { gate: schema.gate, findings: [] } });
     await expect(
@@ -208,6 +228,7 @@ describe("FixMatch trainer", () => {
       }),
     ).rejects.toThrow(/teacher heads/);
     wrong.full.dispose();
+    doubter.full.dispose();
     teacher.full.dispose();
   }, 600_000);
 

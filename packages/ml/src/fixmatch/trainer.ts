@@ -121,9 +121,10 @@ export interface FitOptions extends StepControl {
   /**
    * A fixed teacher (same heads) that predicts the pseudo-labels on the weak views in inference
    * mode, instead of the model being trained: a self-training round (noisy student) on top of an
-   * earlier model. It is not trained or disposed here.
+   * earlier model. Several teachers (an ensemble, e.g. every earlier round) give the mean of their
+   * probabilities. Teachers are not trained or disposed here.
    */
-  teacher?: ClassifierNet;
+  teacher?: ClassifierNet | ClassifierNet[];
   augment: { weak: AugmentFn; strong: AugmentFn };
   runDir?: string;
   resume?: boolean;
@@ -235,10 +236,14 @@ export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
   const totalSteps = steps * cfg.epochs;
   const warmupSteps = Math.round(cfg.warmupEpochs * steps);
   const thresholds = headThresholds(cfg.fixmatch.threshold, keys);
-  if (opts.teacher && opts.teacher.headKeys.join(",") !== keys.join(",")) {
-    throw new Error(`teacher heads [${opts.teacher.headKeys}] differ from model heads [${keys}]`);
+  const teachers =
+    opts.teacher === undefined ? [] : Array.isArray(opts.teacher) ? opts.teacher : [opts.teacher];
+  for (const t of teachers) {
+    if (t.headKeys.join(",") !== keys.join(",")) {
+      throw new Error(`teacher heads [${t.headKeys}] differ from model heads [${keys}]`);
+    }
   }
-  if (useFixmatch && !opts.teacher && cfg.fixmatch.pseudoLabels === "ema" && !cfg.ema.enabled) {
+  if (useFixmatch && teachers.length === 0 && cfg.fixmatch.pseudoLabels === "ema" && !cfg.ema.enabled) {
     throw new Error("fixmatch.pseudoLabels 'ema' needs ema.enabled");
   }
 
@@ -262,19 +267,22 @@ export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
   const lrScales = vars.map((v) => (encoderVarNames.has(v.name) ? cfg.encoderLrScale : 1));
   const opt = new AdamW(vars, { weightDecay: cfg.weightDecay });
   const ema = cfg.ema.enabled ? new WeightEma(net.full, cfg.ema.decay) : null;
-  const teacher = opts.teacher;
   const weakProbs = (x: tf.Tensor4D): Promise<Float32Array> => {
-    const probs = (n: ClassifierNet, training: boolean) => async () => {
-      const p = tf.tidy(() => tf.sigmoid(classifierLogits(n, x, { training })));
+    // The mean sigmoid of the nets (one net: its own probabilities, bit for bit).
+    const probs = (nets: ClassifierNet[], training: boolean) => async () => {
+      const p = tf.tidy(() => {
+        const each = nets.map((n) => tf.sigmoid(classifierLogits(n, x, { training })));
+        return each.length === 1 ? each[0]! : tf.addN(each).div(each.length);
+      });
       try {
         return (await p.data()) as Float32Array;
       } finally {
         p.dispose();
       }
     };
-    if (teacher) return probs(teacher, false)();
-    if (cfg.fixmatch.pseudoLabels === "ema" && ema) return ema.withEma(probs(net, false));
-    return probs(net, true)();
+    if (teachers.length > 0) return probs(teachers, false)();
+    if (cfg.fixmatch.pseudoLabels === "ema" && ema) return ema.withEma(probs([net], false));
+    return probs([net], true)();
   };
   let runningMean = prevalence.slice();
   let confStats: ConfidenceStats | null = null;
