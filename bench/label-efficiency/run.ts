@@ -60,6 +60,8 @@ const { values: args } = parseArgs({
     "save-encoder": { type: "string" },
     /** Pseudo-labels of the FixMatch arms from the live model (FixMatch) or its EMA weights (mean teacher). */
     "pseudo-labels": { type: "string", default: "model" },
+    /** Unsupervised targets: hard (FixMatch) or soft (the aligned probabilities, every image weight 1). */
+    targets: { type: "string", default: "hard" },
     /**
      * A saved classifier (--save-model of an earlier run) that predicts the pseudo-labels instead;
      * several, comma-separated, teach with their mean probability (an ensemble).
@@ -84,6 +86,8 @@ const encoderLrScale = Number(args["encoder-lr-scale"]);
 const weighting = args.weighting === "softmatch" ? "softmatch" : "threshold";
 if (args.weighting !== weighting)
   throw new Error(`--weighting: threshold or softmatch, not ${args.weighting}`);
+const targets = args.targets === "soft" ? "soft" : "hard";
+if (args.targets !== targets) throw new Error(`--targets: hard or soft, not ${args.targets}`);
 const pseudoLabels = args["pseudo-labels"] === "ema" ? "ema" : "model";
 if (args["pseudo-labels"] !== pseudoLabels)
   throw new Error(`--pseudo-labels: model or ema, not ${args["pseudo-labels"]}`);
@@ -292,6 +296,7 @@ async function main() {
             weighting,
             distributionAlignment: true,
             pseudoLabels,
+            targets,
           },
           ema: { enabled: true, decay: 0.99 },
         },
@@ -316,6 +321,7 @@ async function main() {
         batchSize: B,
         mu,
         threshold: arm === "sup" || weighting === "softmatch" ? null : Number(args.threshold),
+        ...(arm !== "sup" && targets === "soft" ? { targets } : {}),
         weighting: arm === "sup" ? null : weighting,
         pseudoLabels: arm === "sup" ? null : teachers.length > 0 ? "teacher" : pseudoLabels,
         ...(arm !== "sup" && teacherRows.length > 0

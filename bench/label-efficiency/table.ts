@@ -32,6 +32,8 @@ interface Row {
   encoderLrScale?: number;
   /** "gate" (or absent) or "kl" (gate + KL-grade heads). */
   heads?: string;
+  /** "soft" when the unlabelled targets were the aligned probabilities (absent: hard). */
+  targets?: string;
   /** "model" (or absent), "ema" or "teacher". */
   pseudoLabels?: string | null;
   /** One teacher (rows before ensembles) or the ensemble's members. */
@@ -112,7 +114,8 @@ const columnOf = (r: Row): string => {
   const head: [string, string] =
     ssl === null ? [r.arm, armName[r.arm] ?? r.arm] : [`sslfm#${ssl}`, `SimCLR (${ssl} steps) + FixMatch`];
   const parts: [string, string][] = [head, ...klHeads];
-  if (r.weighting === "softmatch") parts.push(["@soft", "SoftMatch weighting"]);
+  if (r.targets === "soft") parts.push(["@distil", "soft targets"]);
+  else if (r.weighting === "softmatch") parts.push(["@soft", "SoftMatch weighting"]);
   else if (t !== DEFAULT_THRESHOLD) parts.push([`@${t}`, `threshold ${t}`]);
   if (mu !== DEFAULT_MU) parts.push([`~${mu}`, `mu ${mu}`]);
   if (lrScale !== 1) parts.push([`^${lrScale}`, `encoder lr x${lrScale}`]);

@@ -208,7 +208,7 @@ describe("pnpm trainer", () => {
       };
       expect(meta.extra.teacher).toBe(teacher);
 
-      // A second round taught by the ensemble of both earlier fits.
+      // A second round taught by the ensemble of both earlier fits, with soft targets.
       const round2 = join(dir, "fit-round2");
       expect(
         await main([
@@ -219,6 +219,8 @@ describe("pnpm trainer", () => {
           teacher,
           "--teacher",
           student,
+          "--targets",
+          "soft",
           "--run-dir",
           round2,
         ]),
@@ -227,6 +229,21 @@ describe("pnpm trainer", () => {
         extra: { teacher: string[] };
       };
       expect(r2.extra.teacher).toEqual([teacher, student]);
+      const r2cfg = JSON.parse(await readFile(join(round2, "config.json"), "utf8")) as {
+        fit: { settings: { fixmatch: { targets: string } } };
+      };
+      expect(r2cfg.fit.settings.fixmatch.targets).toBe("soft");
+      await expect(
+        main([
+          ...args,
+          "--size",
+          String(size),
+          "--targets",
+          "medium",
+          "--run-dir",
+          join(dir, "fit-bad-targets"),
+        ]),
+      ).rejects.toThrow(/invalid config: fit.settings.fixmatch.targets/);
       await expect(
         main([
           ...args,

@@ -57,6 +57,7 @@ const FLAGS = {
   threshold: { type: "string" },
   weighting: { type: "string" },
   "pseudo-labels": { type: "string" },
+  targets: { type: "string" },
   teacher: { type: "string", multiple: true },
   mu: { type: "string" },
   "lambda-u": { type: "string" },
@@ -125,6 +126,7 @@ export async function resolveConfig(
   if (f.threshold) fixmatch.threshold = num(f.threshold);
   if (f.weighting) fixmatch.weighting = f.weighting;
   if (f["pseudo-labels"]) fixmatch.pseudoLabels = f["pseudo-labels"];
+  if (f.targets) fixmatch.targets = f.targets;
   if (f.mu) fixmatch.mu = num(f.mu);
   if (f["lambda-u"]) fixmatch.lambdaU = num(f["lambda-u"]);
   if (Object.keys(fixmatch).length > 0) fitSettings.fixmatch = fixmatch;
@@ -448,7 +450,7 @@ export const researchCommands: Command[] = [
   {
     name: "fit",
     summary: "fine-tune gate + finding heads: FixMatch (default) or --supervised",
-    usage: `fit ${common} [--labelled-fraction 0.05] [--encoder runs/<pretrain>] [--encoder-lr-scale 1] [--supervised] [--epochs 10] [--threshold 0.8] [--weighting threshold|softmatch] [--pseudo-labels model|ema] [--teacher runs/<fit> ...] [--mu 2] [--resume]`,
+    usage: `fit ${common} [--labelled-fraction 0.05] [--encoder runs/<pretrain>] [--encoder-lr-scale 1] [--supervised] [--epochs 10] [--threshold 0.8] [--weighting threshold|softmatch] [--pseudo-labels model|ema] [--teacher runs/<fit> ...] [--targets hard|soft] [--mu 2] [--resume]`,
     run: fitCmd,
   },
   {

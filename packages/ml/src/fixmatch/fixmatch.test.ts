@@ -183,10 +183,10 @@ describe("FixMatch trainer", () => {
     doubter.heads.setWeights(
       doubter.heads.getWeights().map((w) => (w.rank === 1 ? tf.fill(w.shape, -8) : tf.zerosLike(w))),
     );
-    const fit = async (withTeacher: boolean | FitOptions["teacher"]) => {
+    const fit = async (withTeacher: boolean | FitOptions["teacher"], targets: "hard" | "soft" = "hard") => {
       const net = buildClassifier({ encoder, schema });
       const res = await fitClassifier({
-        config: cfg,
+        config: { ...cfg, fixmatch: { ...cfg.fixmatch, targets } },
         net,
         labelled: { images: data.images, labels },
         unlabelled: unl.images,
@@ -212,6 +212,15 @@ describe("FixMatch trainer", () => {
     expect(pick(await fit([teacher, teacher]))).toEqual(pick(taught));
     const split = await fit([teacher, doubter]);
     for (const k of ["abnormal", "square"]) expect(split.maskRate[k]).toBe(0);
+    expect(split.unsupervisedLoss).toBe(0);
+    // Soft targets: every image is taught the ensemble's 0.5, a cross-entropy of at least ln 2.
+    const soft = await fit([teacher, doubter], "soft");
+    for (const k of ["abnormal", "square"]) expect(soft.maskRate[k]).toBe(0); // still none passes
+    expect(soft.unsupervisedLoss).toBeGreaterThan(Math.LN2 - 1e-4);
+    // Against a sure teacher soft targets are its probability, sigmoid(8), not the hard 1.
+    const sureSoft = await fit(true, "soft");
+    expect(sureSoft.unsupervisedLoss).not.toBe(taught.unsupervisedLoss);
+    expect(sureSoft.maskRate.abnormal).toBe(1);
     const beforeEnsemble = tf.memory().numTensors;
     await fit([teacher, doubter]);
     expect(tf.memory().numTensors).toBe(beforeEnsemble);

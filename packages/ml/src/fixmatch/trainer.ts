@@ -64,6 +64,13 @@ export const fitConfigSchema = z
          * inference mode; needs `ema.enabled`). A fixed `teacher` network, when given, overrides both.
          */
         pseudoLabels: z.enum(["model", "ema"]).default("model"),
+        /**
+         * "hard" (FixMatch): the pseudo-label is the rounded (aligned) probability, weighed as
+         * `weighting` says. "soft" (distillation): the aligned probability itself is the target of
+         * every unlabelled prediction, weight 1, so the ranking among uncertain images is taught
+         * too; `threshold` and `weighting` are unused. Meant for a trained teacher.
+         */
+        targets: z.enum(["hard", "soft"]).default("hard"),
       })
       .strict()
       .default({
@@ -77,6 +84,7 @@ export const fitConfigSchema = z
         softmatchMomentum: 0.99,
         softmatchSigmas: 2,
         pseudoLabels: "model",
+        targets: "hard",
       }),
     ema: z
       .object({ enabled: z.boolean().default(true), decay: z.number().min(0).max(1).default(0.99) })
@@ -101,8 +109,9 @@ export interface FitEpochMetrics {
   supervisedLoss: number;
   unsupervisedLoss: number;
   /**
-   * Per head key: the fraction of unlabelled predictions at or above the threshold, or with
-   * softmatch weighting the mean weight of an unlabelled prediction.
+   * Per head key: the fraction of unlabelled predictions at or above the threshold (with soft
+   * targets too, though every prediction then weighs 1), or with softmatch weighting the mean
+   * weight of an unlabelled prediction.
    */
   maskRate: Record<string, number>;
   /** Distribution-alignment running mean of unlabelled predictions, per head. */
@@ -357,6 +366,7 @@ export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
                       sigmas: cfg.fixmatch.softmatchSigmas,
                     }
                   : null,
+              softTargets: cfg.fixmatch.targets === "soft",
               dropoutSeed: mixSeed(cfg.seed, 300, globalStep),
             });
             return { ...res, loss: res.total };
@@ -434,6 +444,8 @@ async function trainStep(a: {
   da: { target: number[]; runningMean: number[]; momentum: number } | null;
   /** SoftMatch weighting instead of the hard threshold. */
   weighting: { stats: ConfidenceStats | null; momentum: number; sigmas: number } | null;
+  /** The aligned probabilities themselves are the targets, every one weighing 1. */
+  softTargets: boolean;
   dropoutSeed: number;
 }): Promise<StepResult> {
   const { net } = a;
@@ -487,20 +499,19 @@ async function trainStep(a: {
     const conf = new Float32Array(nU * K);
     for (let i = 0; i < q.length; i++) {
       const v = q[i] ?? 0.5;
-      yh[i] = v >= 0.5 ? 1 : 0;
+      yh[i] = a.softTargets ? v : v >= 0.5 ? 1 : 0;
       conf[i] = Math.max(v, 1 - v);
     }
     if (a.weighting) confStats = updateConfidenceStats(a.weighting.stats, conf, nU, K, a.weighting.momentum);
     for (let i = 0; i < nU; i++)
       for (let k = 0; k < K; k++) {
         const c = conf[i * K + k] ?? 0.5;
+        const passes = c >= (a.thresholds[k] ?? DEFAULT_FIXMATCH_THRESHOLD) ? 1 : 0;
         const w =
-          a.weighting && confStats
+          a.weighting && confStats && !a.softTargets
             ? softmatchWeight(c, confStats.mean[k] ?? 0.5, confStats.variance[k] ?? 1, a.weighting.sigmas)
-            : c >= (a.thresholds[k] ?? DEFAULT_FIXMATCH_THRESHOLD)
-              ? 1
-              : 0;
-        mk[i * K + k] = w;
+            : passes;
+        mk[i * K + k] = a.softTargets ? 1 : w;
         maskRate[k] = (maskRate[k] ?? 0) + w / nU;
       }
     pseudo = tf.tensor2d(yh, [nU, K]);
