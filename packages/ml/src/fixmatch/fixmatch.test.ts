@@ -7,7 +7,9 @@ import { strongAugment, weakAugment } from "../augment/index.js";
 import { initBackend } from "../backend/index.js";
 import { labelMatrixFromColumns, squaresDataset } from "../data/synthetic.js";
 import { loadClassifier, saveClassifier } from "../io/model-io.js";
-import { buildClassifier } from "../models/resnet.js";
+import { buildClassifier, copyEncoderWeights } from "../models/resnet.js";
+import { mixSeed } from "../train/seed.js";
+import { seedKernels } from "../train/weights.js";
 import { gatedPrediction, predictImages } from "./predict.js";
 import {
   alignBinary,
@@ -254,6 +256,8 @@ describe("FixMatch trainer", () => {
       ema: { enabled: true, decay: 1 },
     };
     const initial = buildClassifier({ encoder, schema });
+    // The weights a fit starts from: the trainer re-seeds the heads (seedInit false) from the seed.
+    seedKernels(initial.heads, mixSeed(cfg.seed, 11));
     const copy = () => {
       const n = buildClassifier({ encoder, schema });
       n.full.setWeights(initial.full.getWeights());
@@ -324,6 +328,37 @@ describe("FixMatch trainer", () => {
     expect(await readAll(net.encoder)).toEqual(enc0);
     expect(await readAll(net.heads)).not.toEqual(heads0);
     net.full.dispose();
+  }, 600_000);
+
+  it("a fit from a pretrained encoder is reproducible: the heads start from the seed", async () => {
+    const train = squaresDataset(16, 16, 8, { square: 5 });
+    const lab = labelMatrixFromColumns(["abnormal", "square"], [train.labels, train.labels]);
+    const pretrained = buildClassifier({ encoder, schema });
+    const run = async () => {
+      // Built afresh each time: the heads' construction-time initial weights differ between builds.
+      const net = buildClassifier({ encoder, schema });
+      copyEncoderWeights(pretrained.encoder, net.encoder);
+      await fitClassifier({
+        config: {
+          seed: 9,
+          epochs: 1,
+          stepsPerEpoch: 2,
+          batchSize: 8,
+          lr: 1e-2,
+          seedInit: false,
+          fixmatch: { enabled: true, mu: 1, threshold: 0.6 },
+        },
+        net,
+        labelled: { images: train.images, labels: lab },
+        unlabelled: train.images,
+        augment,
+      });
+      const w = await Promise.all(net.full.getWeights().map((t) => t.data()));
+      net.full.dispose();
+      return w;
+    };
+    expect(await run()).toEqual(await run());
+    pretrained.full.dispose();
   }, 600_000);
 
   it("supervised mode separates the classes, and a saved model predicts the same after loading", async () => {

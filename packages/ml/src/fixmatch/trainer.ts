@@ -91,7 +91,10 @@ export const fitConfigSchema = z
       .strict()
       .default({ enabled: true, decay: 0.99 }),
     maxNanSteps: z.number().int().min(1).default(5),
-    /** Re-seed kernels before training (off when the encoder comes pretrained). */
+    /**
+     * Re-seed every kernel before training. Off when the encoder comes pretrained: then only the
+     * heads' kernels are re-seeded, so that the encoder keeps its weights and a run stays reproducible.
+     */
     seedInit: z.boolean().default(true),
   })
   .strict();
@@ -270,7 +273,9 @@ export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
     return cnt > 0 ? pos / cnt : 0.5;
   });
 
-  if (cfg.seedInit) seedKernels(net.full, mixSeed(cfg.seed, 11));
+  // Every kernel from the seed, or (a pretrained encoder) the heads' kernels alone: a run from the
+  // same encoder and seed starts from the same weights.
+  seedKernels(cfg.seedInit ? net.full : net.heads, mixSeed(cfg.seed, 11));
   const vars = trainableVariables(net.full);
   const encoderVarNames = new Set(trainableVariables(net.encoder).map((v) => v.name));
   const lrScales = vars.map((v) => (encoderVarNames.has(v.name) ? cfg.encoderLrScale : 1));

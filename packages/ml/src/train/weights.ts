@@ -11,7 +11,7 @@ export function trainableVariables(model: tfl.LayersModel | tfl.layers.Layer): t
  * builds with the same seed start from identical weights. Biases and batch-norm parameters keep
  * their deterministic initial values.
  */
-export function seedKernels(model: tfl.LayersModel, seed: number): void {
+export function seedKernels(model: { weights: tfl.LayersModel["weights"] }, seed: number): void {
   model.weights.forEach((w, i) => {
     if (!w.originalName.endsWith("kernel")) return;
     const shape = w.shape.map((d) => d ?? 1);
