@@ -209,22 +209,10 @@ describe("pnpm trainer", () => {
       expect(meta.extra.teacher).toBe(teacher);
 
       // A second round taught by the ensemble of both earlier fits, with soft targets.
+      const sized = [...args, "--size", String(size)];
       const round2 = join(dir, "fit-round2");
-      expect(
-        await main([
-          ...args,
-          "--size",
-          String(size),
-          "--teacher",
-          teacher,
-          "--teacher",
-          student,
-          "--targets",
-          "soft",
-          "--run-dir",
-          round2,
-        ]),
-      ).toBe(0);
+      const ensemble = ["--teacher", teacher, "--teacher", student];
+      expect(await main([...sized, ...ensemble, "--targets", "soft", "--run-dir", round2])).toBe(0);
       const r2 = JSON.parse(await readFile(join(round2, "model", "metadata.json"), "utf8")) as {
         extra: { teacher: string[] };
       };
@@ -234,28 +222,11 @@ describe("pnpm trainer", () => {
       };
       expect(r2cfg.fit.settings.fixmatch.targets).toBe("soft");
       await expect(
-        main([
-          ...args,
-          "--size",
-          String(size),
-          "--targets",
-          "medium",
-          "--run-dir",
-          join(dir, "fit-bad-targets"),
-        ]),
+        main([...sized, "--targets", "medium", "--run-dir", join(dir, "fit-bad-targets")]),
       ).rejects.toThrow(/invalid config: fit.settings.fixmatch.targets/);
+      const missing = ["--teacher", teacher, "--teacher", join(dir, "no-such-fit")];
       await expect(
-        main([
-          ...args,
-          "--size",
-          String(size),
-          "--teacher",
-          teacher,
-          "--teacher",
-          join(dir, "no-such-fit"),
-          "--run-dir",
-          join(dir, "fit-missing-teacher"),
-        ]),
+        main([...sized, ...missing, "--run-dir", join(dir, "fit-missing-teacher")]),
       ).rejects.toThrow(/no-such-fit/);
       expect(existsSync(join(dir, "fit-missing-teacher"))).toBe(false);
 
