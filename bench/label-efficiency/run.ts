@@ -323,6 +323,7 @@ async function main() {
         threshold: arm === "sup" || weighting === "softmatch" ? null : Number(args.threshold),
         ...(arm !== "sup" && targets === "soft" ? { targets } : {}),
         weighting: arm === "sup" ? null : weighting,
+        ...(arm === "sslfm" && args["encoder-dir"] ? { encoderDir: args["encoder-dir"] } : {}),
         pseudoLabels: arm === "sup" ? null : teachers.length > 0 ? "teacher" : pseudoLabels,
         ...(arm !== "sup" && teacherRows.length > 0
           ? {

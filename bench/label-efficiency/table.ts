@@ -79,6 +79,9 @@ const runKey = (r: Row) =>
     r.encoderLrScale ?? 1,
     r.heads ?? "gate",
     r.pseudoLabels ?? "model",
+    r.targets ?? "hard",
+    r.round ?? (r.pseudoLabels === "teacher" ? 1 : 0),
+    Array.isArray(r.teacher) ? r.teacher.length : r.teacher ? 1 : 0,
   ]);
 const firstOf = new Map<string, Row>();
 const repeats: [Row, Row][] = [];
