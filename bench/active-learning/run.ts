@@ -20,7 +20,7 @@ import { strongAugment, weakAugment } from "../../packages/ml/src/augment/index.
 import { createRng } from "../../packages/ml/src/augment/rng.js";
 import { initBackend } from "../../packages/ml/src/backend/index.js";
 import { type ImageSet, type LabelMatrix, subsetImages } from "../../packages/ml/src/data/image-set.js";
-import { loadKneeDataset } from "../../packages/ml/src/data/knee.js";
+import { kneeSplit, loadKneeDataset } from "../../packages/ml/src/data/knee.js";
 import { predictImages } from "../../packages/ml/src/fixmatch/predict.js";
 import { fitClassifier } from "../../packages/ml/src/fixmatch/trainer.js";
 import { auroc } from "../../packages/ml/src/metrics/index.js";
@@ -147,18 +147,18 @@ async function record(row: Record<string, unknown>): Promise<void> {
 async function main(): Promise<void> {
   const backend = await initBackend({ prefer: "wasm" });
   const k = await loadKneeDataset({ root: args.root ?? "", size, cacheDir: ".cache/knee" });
-  const tr = k.rows.flatMap((r, i) => (r.split === "train" ? [i] : []));
-  const va = k.rows.flatMap((r, i) => (r.split === "val" ? [i] : []));
+  const tr = kneeSplit(k, "train");
+  const va = kneeSplit(k, "val");
   const pool: Pool = {
-    images: subsetImages(k.images, tr),
-    labels: tr.map((i) => k.rows[i]?.oa_kl_ge2 ?? 0),
-    patients: tr.map((i) => k.rows[i]?.patient_id ?? ""),
+    images: tr.images,
+    labels: tr.rows.map((r) => r.oa_kl_ge2),
+    patients: tr.rows.map((r) => r.patient_id),
   };
   const trainPatients = new Set(pool.patients);
-  if (va.some((i) => trainPatients.has(k.rows[i]?.patient_id ?? "")))
+  if (va.rows.some((r) => trainPatients.has(r.patient_id)))
     throw new Error("a val patient also appears in the train split");
-  const val = subsetImages(k.images, va);
-  const valLabels = va.map((i) => k.rows[i]?.oa_kl_ge2 ?? 0);
+  const val = va.images;
+  const valLabels = va.rows.map((r) => r.oa_kl_ge2);
   await mkdir(dirname(out), { recursive: true });
   log(`knee ${size}px: pool ${pool.images.count}, val ${val.count}; ${backend.detail}`);
 

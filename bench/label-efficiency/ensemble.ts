@@ -7,8 +7,7 @@
  * Prints one JSON line per model and one for the ensemble.
  */
 import { initBackend } from "../../packages/ml/src/backend/index.js";
-import { subsetImages } from "../../packages/ml/src/data/image-set.js";
-import { loadKneeDataset } from "../../packages/ml/src/data/knee.js";
+import { kneeSplit, loadKneeDataset } from "../../packages/ml/src/data/knee.js";
 import { predictImages } from "../../packages/ml/src/fixmatch/predict.js";
 import { loadClassifier } from "../../packages/ml/src/io/model-io.js";
 import { aurocCI } from "../../packages/ml/src/metrics/index.js";
@@ -22,12 +21,9 @@ const size = nets[0]!.config.encoder.inputSize;
 if (nets.some((n) => n.config.encoder.inputSize !== size))
   throw new Error("the models take different input sizes");
 const k = await loadKneeDataset({ root: "/work/shared/data/knee-oa-128", size, cacheDir: ".cache/knee" });
-const val = k.rows.map((r, i) => ({ r, i })).filter((x) => x.r.split === "val");
-const images = subsetImages(
-  k.images,
-  val.map((x) => x.i),
-);
-const labels = val.map((x) => x.r.oa_kl_ge2);
+const val = kneeSplit(k, "val");
+const images = val.images;
+const labels = val.rows.map((r) => r.oa_kl_ge2);
 const sum = new Float64Array(labels.length);
 for (const [m, net] of nets.entries()) {
   const p = await predictImages(net, images, { batchSize: 128 });

@@ -16,7 +16,7 @@ import { sslView, strongAugment, weakAugment } from "../../packages/ml/src/augme
 import { createRng } from "../../packages/ml/src/augment/rng.js";
 import { initBackend } from "../../packages/ml/src/backend/index.js";
 import { type ImageSet, type LabelMatrix, subsetImages } from "../../packages/ml/src/data/image-set.js";
-import { loadKneeDataset } from "../../packages/ml/src/data/knee.js";
+import { kneeSplit, loadKneeDataset } from "../../packages/ml/src/data/knee.js";
 import { readMedMnistNpz } from "../../packages/ml/src/data/pneumoniamnist.js";
 import { predictImages } from "../../packages/ml/src/fixmatch/predict.js";
 import { fitClassifier } from "../../packages/ml/src/fixmatch/trainer.js";
@@ -134,22 +134,16 @@ async function loadData(): Promise<Data> {
   }
   const size = args.size ? Number(args.size) : 64;
   const k = await loadKneeDataset({ root: "/work/shared/data/knee-oa-128", size, cacheDir: ".cache/knee" });
-  const tr = k.rows.map((r, i) => ({ r, i })).filter((x) => x.r.split === "train");
-  const va = k.rows.map((r, i) => ({ r, i })).filter((x) => x.r.split === "val");
+  const tr = kneeSplit(k, "train");
+  const va = kneeSplit(k, "val");
   return {
     name: `knee-oa-${size}`,
-    train: subsetImages(
-      k.images,
-      tr.map((x) => x.i),
-    ),
-    trainLabels: tr.map((x) => x.r.oa_kl_ge2),
-    trainGrades: tr.map((x) => x.r.kl_grade),
-    groups: tr.map((x) => x.r.patient_id),
-    test: subsetImages(
-      k.images,
-      va.map((x) => x.i),
-    ),
-    testLabels: va.map((x) => x.r.oa_kl_ge2),
+    train: tr.images,
+    trainLabels: tr.rows.map((r) => r.oa_kl_ge2),
+    trainGrades: tr.rows.map((r) => r.kl_grade),
+    groups: tr.rows.map((r) => r.patient_id),
+    test: va.images,
+    testLabels: va.rows.map((r) => r.oa_kl_ge2),
     testSplit: "val",
   };
 }

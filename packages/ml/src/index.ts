@@ -9,7 +9,7 @@ export * from "./backend/index";
 export { csvEscape, parseCsv } from "./data/csv";
 export { type CsvRow, decodeGrey, type FolderDataset, loadImageFolder } from "./data/folder";
 export { type ImageSet, imageBatch, type LabelMatrix, labelRow, subsetImages } from "./data/image-set";
-export { type KneeRow, loadKneeDataset } from "./data/knee";
+export { type KneeRow, kneeSplit, loadKneeDataset } from "./data/knee";
 export { type NpyArray, parseNpy, readNpz } from "./data/npz";
 export { type NpzSplit, readMedMnistNpz, resizeImageSet } from "./data/pneumoniamnist";
 export { labelMatrixFromColumns, squaresDataset } from "./data/synthetic";

@@ -1,5 +1,5 @@
 import { type FolderDataset, loadImageFolder } from "./folder.js";
-import type { ImageSet } from "./image-set.js";
+import { type ImageSet, subsetImages } from "./image-set.js";
 
 export interface KneeRow {
   path: string;
@@ -30,4 +30,13 @@ export async function loadKneeDataset(opts: {
     side: r.side ?? "",
   }));
   return { rows, images: folder.images, folder };
+}
+
+/** One split of a loaded knee dataset: its images and rows, in dataset order. */
+export function kneeSplit(
+  knee: { rows: KneeRow[]; images: ImageSet },
+  split: string,
+): { images: ImageSet; rows: KneeRow[] } {
+  const idx = knee.rows.flatMap((r, i) => (r.split === split ? [i] : []));
+  return { images: subsetImages(knee.images, idx), rows: idx.map((i) => knee.rows[i] as KneeRow) };
 }
