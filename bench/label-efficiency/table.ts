@@ -51,6 +51,10 @@ interface TeacherRow {
   round?: number;
 }
 
+/** Self-training round of a row (rows before rounds were recorded: 1 with a teacher, else 0). */
+const roundOf = (r: Row) => r.round ?? (r.pseudoLabels === "teacher" ? 1 : 0);
+const teacherCount = (r: Row) => (Array.isArray(r.teacher) ? r.teacher.length : r.teacher ? 1 : 0);
+
 const DEFAULT_THRESHOLD = 0.95;
 const DEFAULT_MU = 2;
 const rows: Row[] = [];
@@ -80,8 +84,8 @@ const runKey = (r: Row) =>
     r.heads ?? "gate",
     r.pseudoLabels ?? "model",
     r.targets ?? "hard",
-    r.round ?? (r.pseudoLabels === "teacher" ? 1 : 0),
-    Array.isArray(r.teacher) ? r.teacher.length : r.teacher ? 1 : 0,
+    roundOf(r),
+    teacherCount(r),
   ]);
 const firstOf = new Map<string, Row>();
 const repeats: [Row, Row][] = [];
@@ -124,8 +128,8 @@ const columnOf = (r: Row): string => {
   if (lrScale !== 1) parts.push([`^${lrScale}`, `encoder lr x${lrScale}`]);
   if (r.pseudoLabels === "ema") parts.push(["%ema", "EMA pseudo-labels"]);
   if (r.pseudoLabels === "teacher") {
-    const n = Array.isArray(r.teacher) ? r.teacher.length : 1;
-    const round = r.round ?? 1;
+    const n = teacherCount(r);
+    const round = roundOf(r);
     const key = `%teacher${round > 1 ? `-r${round}` : ""}${n > 1 ? `x${n}` : ""}`;
     const who = n > 1 ? `an ensemble of ${n} trained teachers` : "a trained teacher";
     parts.push([key, `pseudo-labels from ${who}${round > 1 ? ` (self-training round ${round})` : ""}`]);

@@ -364,7 +364,7 @@ export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
                 ? { target: prevalence, runningMean, momentum: cfg.fixmatch.daMomentum }
                 : null,
               weighting:
-                cfg.fixmatch.weighting === "softmatch"
+                cfg.fixmatch.weighting === "softmatch" && cfg.fixmatch.targets === "hard"
                   ? {
                       stats: confStats,
                       momentum: cfg.fixmatch.softmatchMomentum,
@@ -447,7 +447,7 @@ async function trainStep(a: {
   thresholds: number[];
   lambdaU: number;
   da: { target: number[]; runningMean: number[]; momentum: number } | null;
-  /** SoftMatch weighting instead of the hard threshold. */
+  /** SoftMatch weighting instead of the hard threshold (hard targets only). */
   weighting: { stats: ConfidenceStats | null; momentum: number; sigmas: number } | null;
   /** The aligned probabilities themselves are the targets, every one weighing 1. */
   softTargets: boolean;
@@ -513,7 +513,7 @@ async function trainStep(a: {
         const c = conf[i * K + k] ?? 0.5;
         const passes = c >= (a.thresholds[k] ?? DEFAULT_FIXMATCH_THRESHOLD) ? 1 : 0;
         const w =
-          a.weighting && confStats && !a.softTargets
+          a.weighting && confStats
             ? softmatchWeight(c, confStats.mean[k] ?? 0.5, confStats.variance[k] ?? 1, a.weighting.sigmas)
             : passes;
         mk[i * K + k] = a.softTargets ? 1 : w;
