@@ -68,7 +68,8 @@ export const fitConfigSchema = z
          * "hard" (FixMatch): the pseudo-label is the rounded (aligned) probability, weighed as
          * `weighting` says. "soft" (distillation): the aligned probability itself is the target of
          * every unlabelled prediction, weight 1, so the ranking among uncertain images is taught
-         * too; `threshold` and `weighting` are unused. Meant for a trained teacher.
+         * too; `weighting` is unused and `threshold` only counts the mask rate. Meant for a
+         * trained teacher.
          */
         targets: z.enum(["hard", "soft"]).default("hard"),
       })
