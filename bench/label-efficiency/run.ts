@@ -72,6 +72,12 @@ const { values: args } = parseArgs({
      * trainer CLI's default knee schema). AUROC is always the gate's.
      */
     heads: { type: "string", default: "gate" },
+    /** Views of the labelled images: weak (FixMatch) or strong. */
+    "labelled-aug": { type: "string", default: "weak" },
+    /** Beta(a, a) mixup of the labelled batch (0: off). */
+    mixup: { type: "string", default: "0" },
+    /** Weight of the unsupervised loss (FixMatch's lambda_u). */
+    "lambda-u": { type: "string", default: "1" },
     /** Save each run's final (EMA) classifier here (one fraction and arm per process). */
     "save-model": { type: "string" },
   },
@@ -94,6 +100,13 @@ if (args["pseudo-labels"] !== pseudoLabels)
 const headsMode = args.heads === "kl" ? "kl" : "gate";
 if (args.heads !== headsMode) throw new Error(`--heads: gate or kl, not ${args.heads}`);
 if (headsMode === "kl" && args.dataset === "pneumonia") throw new Error("--heads kl needs --dataset knee");
+const labelledAugment = args["labelled-aug"] === "strong" ? "strong" : "weak";
+if (args["labelled-aug"] !== labelledAugment)
+  throw new Error(`--labelled-aug: weak or strong, not ${args["labelled-aug"]}`);
+const mixup = Number(args.mixup);
+if (!(mixup >= 0)) throw new Error(`--mixup: a Beta parameter >= 0 (0: off), not ${args.mixup}`);
+const lambdaU = Number(args["lambda-u"]);
+if (!(lambdaU >= 0)) throw new Error(`--lambda-u: a weight >= 0, not ${args["lambda-u"]}`);
 const width = Number(args.width);
 const blocks = (args.blocks ?? "1,1,1").split(",").map(Number);
 const arms = (args.arms ?? "").split(",").filter(Boolean);
@@ -283,9 +296,12 @@ async function main() {
           weightDecay: 5e-4,
           seedInit: arm !== "sslfm",
           encoderLrScale: arm === "sslfm" ? encoderLrScale : 1,
+          labelledAugment,
+          mixup,
           fixmatch: {
             enabled: arm !== "sup",
             mu,
+            lambdaU,
             threshold: Number(args.threshold),
             weighting,
             distributionAlignment: true,
@@ -316,6 +332,9 @@ async function main() {
         mu,
         threshold: arm === "sup" || weighting === "softmatch" ? null : Number(args.threshold),
         ...(arm !== "sup" && targets === "soft" ? { targets } : {}),
+        ...(arm !== "sup" && lambdaU !== 1 ? { lambdaU } : {}),
+        ...(labelledAugment !== "weak" ? { labelledAugment } : {}),
+        ...(mixup > 0 ? { mixup } : {}),
         weighting: arm === "sup" ? null : weighting,
         ...(arm === "sslfm" && args["encoder-dir"] ? { encoderDir: args["encoder-dir"] } : {}),
         pseudoLabels: arm === "sup" ? null : teachers.length > 0 ? "teacher" : pseudoLabels,

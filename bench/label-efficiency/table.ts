@@ -34,6 +34,12 @@ interface Row {
   heads?: string;
   /** "soft" when the unlabelled targets were the aligned probabilities (absent: hard). */
   targets?: string;
+  /** Unsupervised weight (absent: 1). */
+  lambdaU?: number;
+  /** "strong" when the labelled images had strong views (absent: weak). */
+  labelledAugment?: string;
+  /** Beta parameter of the labelled batch's mixup (absent: off). */
+  mixup?: number;
   /** "model" (or absent), "ema" or "teacher". */
   pseudoLabels?: string | null;
   /** One teacher (rows before ensembles) or the ensemble's members. */
@@ -86,6 +92,9 @@ const runKey = (r: Row) =>
     r.targets ?? "hard",
     roundOf(r),
     teacherCount(r),
+    r.lambdaU ?? 1,
+    r.labelledAugment ?? "weak",
+    r.mixup ?? 0,
   ]);
 const firstOf = new Map<string, Row>();
 const repeats: [Row, Row][] = [];
@@ -109,9 +118,14 @@ const sslLengths = new Set(rows.filter((r) => r.arm === "sslfm").map((r) => r.ss
 const titles = new Map<string, string>();
 const columnOf = (r: Row): string => {
   const klHeads: [string, string][] = r.heads === "kl" ? [["+kl", "gate + KL-grade heads"]] : [];
+  // Labelled-stream regularizers, any arm.
+  const labelled: [string, string][] = [];
+  if (r.labelledAugment === "strong") labelled.push(["&strong", "strong labelled views"]);
+  if ((r.mixup ?? 0) > 0) labelled.push([`&mixup${r.mixup}`, `mixup ${r.mixup}`]);
   if (r.arm === "sup") {
-    const key = `sup${klHeads.map(([k]) => k).join("")}`;
-    titles.set(key, [armName.sup, ...klHeads.map(([, t]) => t)].join(", "));
+    const parts = [...klHeads, ...labelled];
+    const key = `sup${parts.map(([k]) => k).join("")}`;
+    titles.set(key, [armName.sup, ...parts.map(([, t]) => t)].join(", "));
     return key;
   }
   const ssl = r.arm === "sslfm" && sslLengths.size > 1 ? (r.sslSteps ?? 0) : null;
@@ -126,6 +140,8 @@ const columnOf = (r: Row): string => {
   else if (t !== DEFAULT_THRESHOLD) parts.push([`@${t}`, `threshold ${t}`]);
   if (mu !== DEFAULT_MU) parts.push([`~${mu}`, `mu ${mu}`]);
   if (lrScale !== 1) parts.push([`^${lrScale}`, `encoder lr x${lrScale}`]);
+  if ((r.lambdaU ?? 1) !== 1) parts.push([`*${r.lambdaU}`, `lambda_u ${r.lambdaU}`]);
+  parts.push(...labelled);
   if (r.pseudoLabels === "ema") parts.push(["%ema", "EMA pseudo-labels"]);
   if (r.pseudoLabels === "teacher") {
     const n = teacherCount(r);
@@ -141,7 +157,7 @@ const columnOf = (r: Row): string => {
 const columnTitle = (c: string): string => titles.get(c) ?? armName[c] ?? c;
 const order = ["sup", "fm", "sslfm"];
 const columns = [...new Set(rows.map(columnOf))].sort((a, b) => {
-  const armOf = (c: string) => c.split(/[@#~^+%]/)[0] ?? c;
+  const armOf = (c: string) => c.split(/[@#~^+%*&]/)[0] ?? c;
   const ia = order.indexOf(armOf(a));
   const ib = order.indexOf(armOf(b));
   return ia !== ib ? ia - ib : a.localeCompare(b, "en", { numeric: true });

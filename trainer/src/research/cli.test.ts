@@ -224,6 +224,33 @@ describe("pnpm trainer", () => {
       await expect(
         main([...sized, "--targets", "medium", "--run-dir", join(dir, "fit-bad-targets")]),
       ).rejects.toThrow(/invalid config: fit.settings.fixmatch.targets/);
+      // Labelled-stream regularizers are recorded; an unknown view is refused before the run folder.
+      const reg = join(dir, "fit-regularized");
+      expect(
+        await main([
+          ...sized,
+          "--labelled-aug",
+          "strong",
+          "--mixup",
+          "0.4",
+          "--lambda-u",
+          "2",
+          "--run-dir",
+          reg,
+        ]),
+      ).toBe(0);
+      const regCfg = JSON.parse(await readFile(join(reg, "config.json"), "utf8")) as {
+        fit: { settings: { labelledAugment: string; mixup: number; fixmatch: { lambdaU: number } } };
+      };
+      expect(regCfg.fit.settings).toMatchObject({
+        labelledAugment: "strong",
+        mixup: 0.4,
+        fixmatch: { lambdaU: 2 },
+      });
+      await expect(
+        main([...sized, "--labelled-aug", "medium", "--run-dir", join(dir, "fit-bad-view")]),
+      ).rejects.toThrow(/invalid config: fit.settings.labelledAugment/);
+      expect(existsSync(join(dir, "fit-bad-view"))).toBe(false);
       const missing = ["--teacher", teacher, "--teacher", join(dir, "no-such-fit")];
       await expect(
         main([...sized, ...missing, "--run-dir", join(dir, "fit-missing-teacher")]),

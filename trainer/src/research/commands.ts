@@ -61,6 +61,8 @@ const FLAGS = {
   teacher: { type: "string", multiple: true },
   mu: { type: "string" },
   "lambda-u": { type: "string" },
+  "labelled-aug": { type: "string" },
+  mixup: { type: "string" },
   encoder: { type: "string" },
   "encoder-lr-scale": { type: "string" },
   temperature: { type: "string" },
@@ -134,6 +136,8 @@ export async function resolveConfig(
   if (f.teacher?.length)
     (fit as Record<string, unknown>).teacher = f.teacher.length === 1 ? f.teacher[0] : f.teacher;
   if (f["encoder-lr-scale"]) fitSettings.encoderLrScale = num(f["encoder-lr-scale"]);
+  if (f["labelled-aug"]) fitSettings.labelledAugment = f["labelled-aug"];
+  if (f.mixup) fitSettings.mixup = num(f.mixup);
   const raw: Record<string, unknown> = {
     ...base,
     command,
@@ -450,7 +454,7 @@ export const researchCommands: Command[] = [
   {
     name: "fit",
     summary: "fine-tune gate + finding heads: FixMatch (default) or --supervised",
-    usage: `fit ${common} [--labelled-fraction 0.05] [--encoder runs/<pretrain>] [--encoder-lr-scale 1] [--supervised] [--epochs 10] [--threshold 0.8] [--weighting threshold|softmatch] [--pseudo-labels model|ema] [--teacher runs/<fit> ...] [--targets hard|soft] [--mu 2] [--resume]`,
+    usage: `fit ${common} [--labelled-fraction 0.05] [--encoder runs/<pretrain>] [--encoder-lr-scale 1] [--supervised] [--epochs 10] [--threshold 0.8] [--weighting threshold|softmatch] [--pseudo-labels model|ema] [--teacher runs/<fit> ...] [--targets hard|soft] [--mu 2] [--lambda-u 1] [--labelled-aug weak|strong] [--mixup 0] [--resume]`,
     run: fitCmd,
   },
   {

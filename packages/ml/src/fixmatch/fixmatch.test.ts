@@ -4,6 +4,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { strongAugment, weakAugment } from "../augment/index.js";
+import { createRng } from "../augment/rng.js";
 import { initBackend } from "../backend/index.js";
 import { labelMatrixFromColumns, squaresDataset } from "../data/synthetic.js";
 import { loadClassifier, saveClassifier } from "../io/model-io.js";
@@ -15,6 +16,8 @@ import {
   alignBinary,
   type FitOptions,
   fitClassifier,
+  mixupBatch,
+  sampleBeta,
   softmatchWeight,
   updateConfidenceStats,
 } from "./trainer.js";
@@ -63,6 +66,46 @@ describe("SoftMatch weighting", () => {
     expect(softmatchWeight(0.7, 0.8, 0.01, 1)).toBeCloseTo(Math.exp(-0.5), 12);
     // A zero variance is a step at the mean, not a NaN.
     expect(softmatchWeight(0.79, 0.8, 0, 2)).toBe(0);
+  });
+});
+
+describe("mixup of the labelled batch", () => {
+  it("draws Beta(a, b) with the right mean and variance, reproducibly", () => {
+    for (const [a, b] of [
+      [0.5, 0.5],
+      [2, 5],
+      [0.75, 0.75],
+    ] as const) {
+      const rng = createRng(3);
+      const xs = Array.from({ length: 40_000 }, () => sampleBeta(rng, a, b));
+      expect(xs.every((x) => x >= 0 && x <= 1)).toBe(true);
+      const m = xs.reduce((s, x) => s + x, 0) / xs.length;
+      const v = xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1);
+      expect(m).toBeCloseTo(a / (a + b), 2);
+      expect(v).toBeCloseTo((a * b) / ((a + b) ** 2 * (a + b + 1)), 2);
+    }
+    const one = createRng(9);
+    const two = createRng(9);
+    expect(sampleBeta(one, 0.5, 0.5)).toBe(sampleBeta(two, 0.5, 0.5));
+  });
+
+  it("mixes each image and its labels with its partner; a label counts where both have one", () => {
+    // Two 1x1 images, two heads; image 1 lacks head 1's label.
+    const x = tf.tensor4d([1, 3], [2, 1, 1, 1]);
+    const labels = { y: Float32Array.from([1, 0, 0, 0]), mask: Float32Array.from([1, 1, 1, 0]), heads: 2 };
+    const before = tf.memory().numTensors;
+    const m = mixupBatch(x, labels, [0.75, 1], [1, 0]);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    expect(Array.from(m.x.dataSync())).toEqual([0.75 * 1 + 0.25 * 3, 3]);
+    expect(Array.from(m.y)).toEqual([0.75, 0, 0, 0]);
+    expect(Array.from(m.mask)).toEqual([1, 0, 1, 0]);
+    // Weight 1 everywhere (or each image its own partner) leaves the batch as it was.
+    const same = mixupBatch(x, labels, [0.6, 0.9], [0, 1]);
+    expect(Array.from(same.x.dataSync())).toEqual([1, 3]);
+    expect(Array.from(same.y)).toEqual([1, 0, 0, 0]);
+    expect(Array.from(same.mask)).toEqual([1, 1, 1, 0]);
+    expect(() => mixupBatch(x, labels, [1], [0, 1])).toThrow(/one entry per image/);
+    tf.dispose([x, m.x, same.x]);
   });
 });
 
@@ -127,6 +170,60 @@ describe("FixMatch trainer", () => {
     expect(p.embeddingSize).toBe(16);
     expect([...p.probs].every((v) => v >= 0 && v <= 1)).toBe(true);
     net.full.dispose();
+  }, 600_000);
+
+  it("labelled views follow labelledAugment, and a mixup fit trains and leaks no tensors", async () => {
+    const calls = { weak: [] as number[], strong: [] as number[] };
+    const spy = {
+      weak: (x: tf.Tensor4D, rng: Parameters<typeof weakAugment>[1]) => {
+        calls.weak.push(x.shape[0]);
+        return weakAugment(x, rng);
+      },
+      strong: (x: tf.Tensor4D, rng: Parameters<typeof strongAugment>[1]) => {
+        calls.strong.push(x.shape[0]);
+        return strongAugment(x, rng);
+      },
+    };
+    const fit = async (extra: { labelledAugment?: "weak" | "strong"; mixup?: number }, fixmatch: boolean) => {
+      calls.weak = [];
+      calls.strong = [];
+      const net = buildClassifier({ encoder, schema });
+      const res = await fitClassifier({
+        config: {
+          seed: 4,
+          epochs: 1,
+          batchSize: 8,
+          stepsPerEpoch: 2,
+          lr: 3e-3,
+          ...extra,
+          fixmatch: { enabled: fixmatch, mu: 2 },
+        },
+        net,
+        labelled: { images: data.images, labels },
+        unlabelled: unl.images,
+        augment: spy,
+      });
+      net.full.dispose();
+      return res.metrics[0]!;
+    };
+    // Supervised: the labelled batch (8) takes the weak view unless told otherwise.
+    await fit({}, false);
+    expect(calls).toEqual({ weak: [8, 8], strong: [] });
+    await fit({ labelledAugment: "strong" }, false);
+    expect(calls).toEqual({ weak: [], strong: [8, 8] });
+    // FixMatch: the unlabelled batch (16) has a weak and a strong view either way.
+    await fit({ labelledAugment: "strong" }, true);
+    expect(calls).toEqual({ weak: [16, 16], strong: [8, 16, 8, 16] });
+
+    await fit({ mixup: 0.5 }, true); // warm-up: lazily created kernels are not a leak
+    const before = tf.memory().numTensors;
+    const mixed = await fit({ mixup: 0.5, labelledAugment: "strong" }, true);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Number.isFinite(mixed.supervisedLoss)).toBe(true);
+    expect(Number.isFinite(mixed.unsupervisedLoss)).toBe(true);
+    // Mixed targets are fractional, so the labelled loss differs from the unmixed run of the seed.
+    const plain = await fit({ labelledAugment: "strong" }, true);
+    expect(mixed.supervisedLoss).not.toBeCloseTo(plain.supervisedLoss, 6);
   }, 600_000);
 
   it("softmatch weighting gives soft pseudo-label weights (mean weight per head) and leaks no tensors", async () => {

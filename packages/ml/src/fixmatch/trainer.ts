@@ -32,6 +32,19 @@ export const fitConfigSchema = z
     weightDecay: z.number().min(0).default(5e-4),
     /** Scale the learning rate of a pretrained encoder (1 = same as the heads). */
     encoderLrScale: z.number().min(0).max(1).default(1),
+    /**
+     * Views of the labelled images: "weak" (FixMatch: flip and small translation) or "strong" (the
+     * unlabelled stream's strong views). With a few hundred labels a run sees each labelled image
+     * hundreds of times, and strong views are a regularizer against learning them by heart.
+     */
+    labelledAugment: z.enum(["weak", "strong"]).default("weak"),
+    /**
+     * Mixup of the labelled batch (Zhang et al. 2018, as MixMatch folds it): each image and its
+     * labels are mixed with a partner from the same batch, weight lambda ~ Beta(mixup, mixup) taken
+     * as max(lambda, 1 - lambda) so the image's own label dominates. 0 = off; a head counts only where
+     * both images are labelled.
+     */
+    mixup: z.number().min(0).default(0),
     fixmatch: z
       .object({
         enabled: z.boolean().default(true),
@@ -356,6 +369,8 @@ export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
               augment: opts.augment,
               weakProbs,
               labelled: opts.labelled,
+              labelledAugment: cfg.labelledAugment,
+              mixup: cfg.mixup,
               lBatch: lIdx.slice(s * B, (s + 1) * B),
               unlabelled: useFixmatch ? opts.unlabelled : undefined,
               uBatch: uIdx.slice(s * uB, (s + 1) * uB),
@@ -421,6 +436,64 @@ export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
   return { epochsRun: loop.epochsRun, finished: epoch >= cfg.epochs, metrics };
 }
 
+/**
+ * A Beta(a, b) draw from two Gamma draws (Marsaglia and Tsang; shape < 1 boosted by U^(1/shape)).
+ */
+export function sampleBeta(rng: Rng, a: number, b: number): number {
+  const gamma = (shape: number): number => {
+    if (shape < 1) return gamma(shape + 1) * (1 - rng.next()) ** (1 / shape);
+    const d = shape - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      let x: number;
+      let v: number;
+      do {
+        x = rng.normal();
+        v = 1 + c * x;
+      } while (v <= 0);
+      v = v * v * v;
+      const u = 1 - rng.next();
+      if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+    }
+  };
+  const x = gamma(a);
+  const yv = gamma(b);
+  return x + yv > 0 ? x / (x + yv) : 0.5;
+}
+
+/**
+ * Mixup of a labelled batch: row i becomes lam[i] * row i + (1 - lam[i]) * row perm[i], for the
+ * images and the labels; a label counts (mask 1) only where both rows have it.
+ */
+export function mixupBatch(
+  x: tf.Tensor4D,
+  labels: { y: Float32Array; mask: Float32Array; heads: number },
+  lam: number[],
+  perm: number[],
+): { x: tf.Tensor4D; y: Float32Array; mask: Float32Array } {
+  const n = x.shape[0];
+  const K = labels.heads;
+  if (lam.length !== n || perm.length !== n)
+    throw new Error("mixupBatch: lam and perm need one entry per image");
+  const mixedX = tf.tidy(() => {
+    const l = tf.tensor4d(lam, [n, 1, 1, 1]);
+    const partner = tf.gather(x, tf.tensor1d(perm, "int32"));
+    return tf.add(tf.mul(x, l), tf.mul(partner, tf.sub(1, l))) as tf.Tensor4D;
+  });
+  const y = new Float32Array(n * K);
+  const mask = new Float32Array(n * K);
+  for (let i = 0; i < n; i++) {
+    const j = perm[i] ?? i;
+    const l = lam[i] ?? 1;
+    for (let k = 0; k < K; k++) {
+      const both = (labels.mask[i * K + k] ?? 0) * (labels.mask[j * K + k] ?? 0);
+      mask[i * K + k] = both;
+      y[i * K + k] = both ? l * (labels.y[i * K + k] ?? 0) + (1 - l) * (labels.y[j * K + k] ?? 0) : 0;
+    }
+  }
+  return { x: mixedX, y, mask };
+}
+
 interface StepResult {
   total: number;
   supervised: number;
@@ -442,6 +515,9 @@ async function trainStep(a: {
   /** Pseudo-label probabilities [n * heads] of a weak batch (live model, EMA or teacher). */
   weakProbs: (x: tf.Tensor4D) => Promise<Float32Array>;
   labelled: { images: ImageSet; labels: LabelMatrix };
+  labelledAugment: "weak" | "strong";
+  /** Beta(mixup, mixup) mixup of the labelled batch; 0 = off. */
+  mixup: number;
   lBatch: number[];
   unlabelled: ImageSet | undefined;
   uBatch: number[];
@@ -458,19 +534,33 @@ async function trainStep(a: {
   const K = net.headKeys.length;
   const nL = a.lBatch.length;
   // Labels and masks for the labelled batch (NaN = missing).
-  const y = new Float32Array(nL * K);
-  const mask = new Float32Array(nL * K);
-  const counts = new Array<number>(K).fill(0);
+  let y: Float32Array = new Float32Array(nL * K);
+  let mask: Float32Array = new Float32Array(nL * K);
   a.lBatch.forEach((idx, i) => {
     for (let k = 0; k < K; k++) {
       const v = a.labelled.labels.values[idx * K + k];
       if (v === undefined || Number.isNaN(v)) continue;
       y[i * K + k] = v;
       mask[i * K + k] = 1;
-      counts[k] = (counts[k] ?? 0) + 1;
     }
   });
-  const xl = tf.tidy(() => a.augment.weak(imageBatch(a.labelled.images, a.lBatch), a.rng));
+  const labelledView = a.labelledAugment === "strong" ? a.augment.strong : a.augment.weak;
+  let xl = tf.tidy(() => labelledView(imageBatch(a.labelled.images, a.lBatch), a.rng));
+  if (a.mixup > 0 && nL > 1) {
+    const perm = a.rng.shuffle(Array.from({ length: nL }, (_, i) => i));
+    const lam = Array.from({ length: nL }, () => {
+      const l = sampleBeta(a.rng, a.mixup, a.mixup);
+      return Math.max(l, 1 - l);
+    });
+    const mixed = mixupBatch(xl, { y, mask, heads: K }, lam, perm);
+    xl.dispose();
+    xl = mixed.x;
+    y = mixed.y;
+    mask = mixed.mask;
+  }
+  const counts = new Array<number>(K).fill(0);
+  for (let i = 0; i < nL; i++)
+    for (let k = 0; k < K; k++) counts[k] = (counts[k] ?? 0) + (mask[i * K + k] ?? 0);
 
   let strong: tf.Tensor4D | null = null;
   let pseudo: tf.Tensor2D | null = null;
