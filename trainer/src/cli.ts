@@ -16,6 +16,11 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`usage: pnpm trainer <command> [flags]\n\n${lines.join("\n")}\n`);
     return name && name !== "--help" && name !== "help" ? 2 : 0;
   }
+  // `pnpm trainer fit --help`: the command's own usage, not a flag parser's error.
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(`${cmd.summary}\n\nusage: pnpm trainer ${cmd.usage}\n`);
+    return 0;
+  }
   return cmd.run(rest);
 }
 

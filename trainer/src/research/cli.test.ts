@@ -35,6 +35,23 @@ afterAll(async () => {
 });
 
 describe("pnpm trainer", () => {
+  it("<command> --help prints that command's usage and exits 0, as the README says", async () => {
+    const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    try {
+      for (const name of ["pretrain", "fit", "eval", "predict"]) {
+        out.mockClear();
+        expect(await main([name, "--help"])).toBe(0);
+        const text = out.mock.calls.map((c) => String(c[0])).join("");
+        expect(text).toContain(`usage: pnpm trainer ${name} `);
+      }
+      out.mockClear();
+      expect(await main(["fit", "--data", "x", "-h"])).toBe(0);
+      expect(out.mock.calls.map((c) => String(c[0])).join("")).toContain("--mixup");
+    } finally {
+      out.mockRestore();
+    }
+  });
+
   it("pretrain -> fit (FixMatch, 50% labels by patient) -> eval JSON -> predict CSV", async () => {
     const out: string[] = [];
     const spy = vi.spyOn(process.stdout, "write").mockImplementation((s: string | Uint8Array) => {
