@@ -89,20 +89,19 @@ let sslSteps = Number(args["ssl-steps"] ?? 200);
 const B = Number(args["batch-size"]);
 const mu = Number(args.mu);
 const encoderLrScale = Number(args["encoder-lr-scale"]);
-const weighting = args.weighting === "softmatch" ? "softmatch" : "threshold";
-if (args.weighting !== weighting)
-  throw new Error(`--weighting: threshold or softmatch, not ${args.weighting}`);
-const targets = args.targets === "soft" ? "soft" : "hard";
-if (args.targets !== targets) throw new Error(`--targets: hard or soft, not ${args.targets}`);
-const pseudoLabels = args["pseudo-labels"] === "ema" ? "ema" : "model";
-if (args["pseudo-labels"] !== pseudoLabels)
-  throw new Error(`--pseudo-labels: model or ema, not ${args["pseudo-labels"]}`);
-const headsMode = args.heads === "kl" ? "kl" : "gate";
-if (args.heads !== headsMode) throw new Error(`--heads: gate or kl, not ${args.heads}`);
+/** A flag that takes one of a few words (the first is its default); anything else is refused. */
+function choice<T extends string>(name: keyof typeof args, allowed: readonly [T, T]): T {
+  const value = args[name];
+  const found = allowed.find((a) => a === value);
+  if (found === undefined) throw new Error(`--${name}: ${allowed.join(" or ")}, not ${value}`);
+  return found;
+}
+const weighting = choice("weighting", ["threshold", "softmatch"]);
+const targets = choice("targets", ["hard", "soft"]);
+const pseudoLabels = choice("pseudo-labels", ["model", "ema"]);
+const headsMode = choice("heads", ["gate", "kl"]);
 if (headsMode === "kl" && args.dataset === "pneumonia") throw new Error("--heads kl needs --dataset knee");
-const labelledAugment = args["labelled-aug"] === "strong" ? "strong" : "weak";
-if (args["labelled-aug"] !== labelledAugment)
-  throw new Error(`--labelled-aug: weak or strong, not ${args["labelled-aug"]}`);
+const labelledAugment = choice("labelled-aug", ["weak", "strong"]);
 const mixup = Number(args.mixup);
 if (!(mixup >= 0)) throw new Error(`--mixup: a Beta parameter >= 0 (0: off), not ${args.mixup}`);
 const lambdaU = Number(args["lambda-u"]);
