@@ -38,8 +38,10 @@ const { values: args } = parseArgs({
     arms: { type: "string", default: "sup,fm,sslfm" },
     fractions: { type: "string", default: "0.01,0.05,0.1,1" },
     steps: { type: "string", default: "200" },
-    /** SimCLR steps when this run pretrains (default 200). */
+    /** Self-supervised pretraining steps when this run pretrains (default 200). */
     "ssl-steps": { type: "string" },
+    /** Self-supervised method when this run pretrains: simclr or simsiam. */
+    "ssl-method": { type: "string", default: "simclr" },
     "batch-size": { type: "string", default: "32" },
     mu: { type: "string", default: "2" },
     width: { type: "string", default: "16" },
@@ -102,6 +104,7 @@ const pseudoLabels = choice("pseudo-labels", ["model", "ema"]);
 const headsMode = choice("heads", ["gate", "kl"]);
 if (headsMode === "kl" && args.dataset === "pneumonia") throw new Error("--heads kl needs --dataset knee");
 const labelledAugment = choice("labelled-aug", ["weak", "strong"]);
+let sslMethod: string = choice("ssl-method", ["simclr", "simsiam"]);
 const mixup = Number(args.mixup);
 if (!(mixup >= 0)) throw new Error(`--mixup: a Beta parameter >= 0 (0: off), not ${args.mixup}`);
 const lambdaU = Number(args["lambda-u"]);
@@ -211,7 +214,11 @@ async function main() {
     const encDir = args["encoder-dir"];
     while (!existsSync(join(encDir, "metadata.json"))) await new Promise((r) => setTimeout(r, 5000));
     const loaded = await loadEncoder(encDir);
-    const extra = loaded.meta.extra as { sslSeconds?: number; sslSteps?: number } | undefined;
+    const extra = loaded.meta.extra as
+      | { sslSeconds?: number; sslSteps?: number; sslMethod?: string }
+      | undefined;
+    // Encoders saved before --ssl-method existed were all SimCLR.
+    sslMethod = extra?.sslMethod ?? "simclr";
     sslSeconds = Number(extra?.sslSeconds ?? 0);
     // The loaded encoder's own step count, not this run's --ssl-steps (which it did not use). An
     // encoder saved without one needs --ssl-steps given (the default once stood in for 300).
@@ -226,7 +233,7 @@ async function main() {
     const sslBatch = 64;
     const perEpoch = Math.floor(data.train.count / sslBatch);
     const epochs = Math.max(1, Math.ceil(sslSteps / perEpoch));
-    const res = await getPretrainer("simclr").pretrain({
+    const res = await getPretrainer(sslMethod).pretrain({
       config: {
         seed,
         batchSize: sslBatch,
@@ -247,7 +254,7 @@ async function main() {
     pretrained = enc;
     if (args["save-encoder"]) {
       await saveEncoder(enc, encoderConfig(encoderCfg), { mean: 0.5, std: 0.25 }, args["save-encoder"], {
-        extra: { sslSeconds, sslSteps },
+        extra: { sslSeconds, sslSteps, sslMethod },
       });
     }
   }
@@ -360,6 +367,7 @@ async function main() {
         unsupervisedLoss: res.metrics.at(-1)?.unsupervisedLoss,
         trainSeconds: (performance.now() - tr) / 1000,
         sslSteps: arm === "sslfm" ? sslSteps : 0,
+        ...(arm === "sslfm" ? { sslMethod } : {}),
         encoderLrScale: arm === "sslfm" ? encoderLrScale : 1,
         sslSeconds: arm === "sslfm" ? sslSeconds : 0,
         backend: backend.detail,

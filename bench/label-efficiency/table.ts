@@ -24,6 +24,8 @@ interface Row {
   trainSeconds: number;
   sslSeconds: number;
   sslSteps?: number;
+  /** Self-supervised method of the sslfm arm (absent: SimCLR). */
+  sslMethod?: string;
   seed: number;
   steps: number;
   threshold?: number | null;
@@ -85,6 +87,7 @@ const runKey = (r: Row) =>
     r.steps,
     r.encoder,
     r.sslSteps ?? 0,
+    r.sslMethod ?? "simclr",
     r.mu ?? DEFAULT_MU,
     r.encoderLrScale ?? 1,
     r.heads ?? "gate",
@@ -116,6 +119,12 @@ const armName: Record<string, string> = {
 const sslLengths = new Set(rows.filter((r) => r.arm === "sslfm").map((r) => r.sslSteps ?? 0));
 // A column's key orders and groups the rows; its title is recorded when the key is made.
 const titles = new Map<string, string>();
+// Encoder width: the usual 16 goes unnamed, any other is its own column ("!w32"), and gaps compare
+// only columns of the same width.
+const DEFAULT_WIDTH = 16;
+const widthOf = (r: Row): [string, string][] =>
+  r.encoder.width === DEFAULT_WIDTH ? [] : [[`!w${r.encoder.width}`, `width ${r.encoder.width}`]];
+const widthKey = (c: string) => c.match(/!w\d+/)?.[0] ?? "";
 const columnOf = (r: Row): string => {
   const klHeads: [string, string][] = r.heads === "kl" ? [["+kl", "gate + KL-grade heads"]] : [];
   // Labelled-stream regularizers, any arm.
@@ -123,7 +132,7 @@ const columnOf = (r: Row): string => {
   if (r.labelledAugment === "strong") labelled.push(["&strong", "strong labelled views"]);
   if ((r.mixup ?? 0) > 0) labelled.push([`&mixup${r.mixup}`, `mixup ${r.mixup}`]);
   if (r.arm === "sup") {
-    const parts = [...klHeads, ...labelled];
+    const parts = [...klHeads, ...labelled, ...widthOf(r)];
     const key = `sup${parts.map(([k]) => k).join("")}`;
     titles.set(key, [armName.sup, ...parts.map(([, t]) => t)].join(", "));
     return key;
@@ -132,8 +141,14 @@ const columnOf = (r: Row): string => {
   const t = r.threshold ?? DEFAULT_THRESHOLD;
   const mu = r.mu ?? DEFAULT_MU;
   const lrScale = r.encoderLrScale ?? 1;
+  const simsiam = r.arm === "sslfm" && r.sslMethod === "simsiam";
+  const method = simsiam ? "SimSiam" : "SimCLR";
   const head: [string, string] =
-    ssl === null ? [r.arm, armName[r.arm] ?? r.arm] : [`sslfm#${ssl}`, `SimCLR (${ssl} steps) + FixMatch`];
+    ssl === null
+      ? simsiam
+        ? ["sslfm$simsiam", "SimSiam + FixMatch"]
+        : [r.arm, armName[r.arm] ?? r.arm]
+      : [`sslfm${simsiam ? "$simsiam" : ""}#${ssl}`, `${method} (${ssl} steps) + FixMatch`];
   const parts: [string, string][] = [head, ...klHeads];
   if (r.targets === "soft") parts.push(["@distil", "soft targets"]);
   else if (r.weighting === "softmatch") parts.push(["@soft", "SoftMatch weighting"]);
@@ -142,6 +157,7 @@ const columnOf = (r: Row): string => {
   if (lrScale !== 1) parts.push([`^${lrScale}`, `encoder lr x${lrScale}`]);
   if ((r.lambdaU ?? 1) !== 1) parts.push([`*${r.lambdaU}`, `lambda_u ${r.lambdaU}`]);
   parts.push(...labelled);
+  parts.push(...widthOf(r));
   if (r.pseudoLabels === "ema") parts.push(["%ema", "EMA pseudo-labels"]);
   if (r.pseudoLabels === "teacher") {
     const n = teacherCount(r);
@@ -157,7 +173,7 @@ const columnOf = (r: Row): string => {
 const columnTitle = (c: string): string => titles.get(c) ?? armName[c] ?? c;
 const order = ["sup", "fm", "sslfm"];
 const columns = [...new Set(rows.map(columnOf))].sort((a, b) => {
-  const armOf = (c: string) => c.split(/[@#~^+%*&]/)[0] ?? c;
+  const armOf = (c: string) => c.split(/[@#~^+%*&!$]/)[0] ?? c;
   const ia = order.indexOf(armOf(a));
   const ib = order.indexOf(armOf(b));
   return ia !== ib ? ia - ib : a.localeCompare(b, "en", { numeric: true });
@@ -211,7 +227,7 @@ for (const ds of [...new Set(rows.map((r) => r.dataset))]) {
       console.log(
         `\nGap to ${columnTitle(ref)} 100% of the same seed (arm − reference), 5% of the labels, ${steps} steps:`,
       );
-      for (const c of cols) {
+      for (const c of cols.filter((col) => widthKey(col) === widthKey(ref))) {
         const rs = inDs.filter((r) => columnOf(r) === c && r.fraction === 0.05 && full.has(r.seed));
         if (rs.length === 0) continue;
         const gaps = rs.sort((a, b) => a.seed - b.seed).map((r) => r.auroc - (full.get(r.seed) ?? 0));
@@ -231,7 +247,7 @@ for (const ds of [...new Set(rows.map((r) => r.dataset))]) {
     const mask = r.maskRate ? `, mask rate ${Object.values(r.maskRate)[0]?.toFixed(2)}` : "";
     const budget = r.steps !== mainSteps ? ` (${r.steps} steps)` : "";
     console.log(
-      `- ${columnTitle(columnOf(r))} ${r.fraction * 100}% seed ${r.seed}${budget}: AUROC ${r.auroc.toFixed(3)}, AUPRC ${r.auprc.toFixed(3)}${mask}, fine-tune ${r.trainSeconds.toFixed(0)} s${r.sslSeconds ? ` (+ SimCLR ${r.sslSeconds.toFixed(0)} s, shared)` : ""}${r.host ? ` on ${r.host}` : ""}`,
+      `- ${columnTitle(columnOf(r))} ${r.fraction * 100}% seed ${r.seed}${budget}: AUROC ${r.auroc.toFixed(3)}, AUPRC ${r.auprc.toFixed(3)}${mask}, fine-tune ${r.trainSeconds.toFixed(0)} s${r.sslSeconds ? ` (+ ${r.sslMethod === "simsiam" ? "SimSiam" : "SimCLR"} ${r.sslSeconds.toFixed(0)} s, shared)` : ""}${r.host ? ` on ${r.host}` : ""}`,
     );
   }
 }
