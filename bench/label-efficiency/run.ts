@@ -40,8 +40,8 @@ const { values: args } = parseArgs({
     steps: { type: "string", default: "200" },
     /** Self-supervised pretraining steps when this run pretrains (default 200). */
     "ssl-steps": { type: "string" },
-    /** Self-supervised method when this run pretrains: simclr or simsiam. */
-    "ssl-method": { type: "string", default: "simclr" },
+    /** Self-supervised method when this run pretrains: simclr (default) or simsiam. */
+    "ssl-method": { type: "string" },
     "batch-size": { type: "string", default: "32" },
     mu: { type: "string", default: "2" },
     width: { type: "string", default: "16" },
@@ -104,7 +104,8 @@ const pseudoLabels = choice("pseudo-labels", ["model", "ema"]);
 const headsMode = choice("heads", ["gate", "kl"]);
 if (headsMode === "kl" && args.dataset === "pneumonia") throw new Error("--heads kl needs --dataset knee");
 const labelledAugment = choice("labelled-aug", ["weak", "strong"]);
-let sslMethod: string = choice("ssl-method", ["simclr", "simsiam"]);
+let sslMethod: string =
+  args["ssl-method"] === undefined ? "simclr" : choice("ssl-method", ["simclr", "simsiam"]);
 const mixup = Number(args.mixup);
 if (!(mixup >= 0)) throw new Error(`--mixup: a Beta parameter >= 0 (0: off), not ${args.mixup}`);
 const lambdaU = Number(args["lambda-u"]);
@@ -217,8 +218,11 @@ async function main() {
     const extra = loaded.meta.extra as
       | { sslSeconds?: number; sslSteps?: number; sslMethod?: string }
       | undefined;
-    // Encoders saved before --ssl-method existed were all SimCLR.
-    sslMethod = extra?.sslMethod ?? "simclr";
+    // Encoders saved before --ssl-method existed were all SimCLR. A method asked for must match.
+    const savedMethod = extra?.sslMethod ?? "simclr";
+    if (args["ssl-method"] !== undefined && args["ssl-method"] !== savedMethod)
+      throw new Error(`${encDir} was pretrained with ${savedMethod}, not --ssl-method ${args["ssl-method"]}`);
+    sslMethod = savedMethod;
     sslSeconds = Number(extra?.sslSeconds ?? 0);
     // The loaded encoder's own step count, not this run's --ssl-steps (which it did not use). An
     // encoder saved without one needs --ssl-steps given (the default once stood in for 300).
