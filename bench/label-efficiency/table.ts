@@ -125,6 +125,8 @@ const DEFAULT_WIDTH = 16;
 const widthOf = (r: Row): [string, string][] =>
   r.encoder.width === DEFAULT_WIDTH ? [] : [[`!w${r.encoder.width}`, `width ${r.encoder.width}`]];
 const widthKey = (c: string) => c.match(/!w\d+/)?.[0] ?? "";
+/** The self-supervised method's name in titles (rows before --ssl-method were all SimCLR). */
+const sslName = (r: Row) => (r.sslMethod === "simsiam" ? "SimSiam" : "SimCLR");
 const columnOf = (r: Row): string => {
   const klHeads: [string, string][] = r.heads === "kl" ? [["+kl", "gate + KL-grade heads"]] : [];
   // Labelled-stream regularizers, any arm.
@@ -141,14 +143,13 @@ const columnOf = (r: Row): string => {
   const t = r.threshold ?? DEFAULT_THRESHOLD;
   const mu = r.mu ?? DEFAULT_MU;
   const lrScale = r.encoderLrScale ?? 1;
-  const simsiam = r.arm === "sslfm" && r.sslMethod === "simsiam";
-  const method = simsiam ? "SimSiam" : "SimCLR";
   const head: [string, string] =
-    ssl === null
-      ? simsiam
-        ? ["sslfm$simsiam", "SimSiam + FixMatch"]
-        : [r.arm, armName[r.arm] ?? r.arm]
-      : [`sslfm${simsiam ? "$simsiam" : ""}#${ssl}`, `${method} (${ssl} steps) + FixMatch`];
+    r.arm !== "sslfm"
+      ? [r.arm, armName[r.arm] ?? r.arm]
+      : [
+          `sslfm${r.sslMethod === "simsiam" ? "$simsiam" : ""}${ssl === null ? "" : `#${ssl}`}`,
+          `${sslName(r)}${ssl === null ? "" : ` (${ssl} steps)`} + FixMatch`,
+        ];
   const parts: [string, string][] = [head, ...klHeads];
   if (r.targets === "soft") parts.push(["@distil", "soft targets"]);
   else if (r.weighting === "softmatch") parts.push(["@soft", "SoftMatch weighting"]);
@@ -247,7 +248,7 @@ for (const ds of [...new Set(rows.map((r) => r.dataset))]) {
     const mask = r.maskRate ? `, mask rate ${Object.values(r.maskRate)[0]?.toFixed(2)}` : "";
     const budget = r.steps !== mainSteps ? ` (${r.steps} steps)` : "";
     console.log(
-      `- ${columnTitle(columnOf(r))} ${r.fraction * 100}% seed ${r.seed}${budget}: AUROC ${r.auroc.toFixed(3)}, AUPRC ${r.auprc.toFixed(3)}${mask}, fine-tune ${r.trainSeconds.toFixed(0)} s${r.sslSeconds ? ` (+ ${r.sslMethod === "simsiam" ? "SimSiam" : "SimCLR"} ${r.sslSeconds.toFixed(0)} s, shared)` : ""}${r.host ? ` on ${r.host}` : ""}`,
+      `- ${columnTitle(columnOf(r))} ${r.fraction * 100}% seed ${r.seed}${budget}: AUROC ${r.auroc.toFixed(3)}, AUPRC ${r.auprc.toFixed(3)}${mask}, fine-tune ${r.trainSeconds.toFixed(0)} s${r.sslSeconds ? ` (+ ${sslName(r)} ${r.sslSeconds.toFixed(0)} s, shared)` : ""}${r.host ? ` on ${r.host}` : ""}`,
     );
   }
 }

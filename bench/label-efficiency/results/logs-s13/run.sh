@@ -1,5 +1,5 @@
 #!/bin/bash
-# Session 13: the two untried ideas, seed 0 probes at 64 px: a 2x wider encoder and SimSiam pretraining.
+# Session 13: the two untried ideas, three seeds at 64 px: a 2x wider encoder and SimSiam pretraining.
 # usage: run.sh NAME ARGS...   (ARGS: --seed, --arms, --fractions, --width and any extra flags)
 export XRAY_TF_THREADS=1
 R=bench/label-efficiency/results
