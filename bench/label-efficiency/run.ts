@@ -13,11 +13,8 @@ import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { sslView, strongAugment, weakAugment } from "../../packages/ml/src/augment/index.js";
-import { createRng } from "../../packages/ml/src/augment/rng.js";
 import { initBackend } from "../../packages/ml/src/backend/index.js";
-import { type ImageSet, type LabelMatrix, subsetImages } from "../../packages/ml/src/data/image-set.js";
-import { kneeSplit, loadKneeDataset } from "../../packages/ml/src/data/knee.js";
-import { readMedMnistNpz } from "../../packages/ml/src/data/pneumoniamnist.js";
+import { type LabelMatrix, subsetImages } from "../../packages/ml/src/data/image-set.js";
 import { predictImages } from "../../packages/ml/src/fixmatch/predict.js";
 import { fitClassifier } from "../../packages/ml/src/fixmatch/trainer.js";
 import {
@@ -30,7 +27,7 @@ import { aurocCI, averagePrecision } from "../../packages/ml/src/metrics/index.j
 import { encoderConfigSchema } from "../../packages/ml/src/models/config.js";
 import { buildClassifier, buildEncoder, copyEncoderWeights } from "../../packages/ml/src/models/resnet.js";
 import { getPretrainer } from "../../packages/ml/src/ssl/pretrain.js";
-import { mixSeed } from "../../packages/ml/src/train/seed.js";
+import { loadData, sampleLabelled } from "./data.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -42,6 +39,12 @@ const { values: args } = parseArgs({
     "ssl-steps": { type: "string" },
     /** Self-supervised method when this run pretrains: simclr (default) or simsiam. */
     "ssl-method": { type: "string" },
+    /** SimCLR recipe when this run pretrains: NT-Xent temperature, learning rate, batch, crop area range. */
+    "ssl-temperature": { type: "string", default: "0.2" },
+    "ssl-lr": { type: "string", default: "0.002" },
+    "ssl-batch": { type: "string", default: "64" },
+    /** Smallest random-resized-crop area of the SSL views (largest 1). */
+    "ssl-crop-min": { type: "string", default: "0.35" },
     "batch-size": { type: "string", default: "32" },
     mu: { type: "string", default: "2" },
     width: { type: "string", default: "16" },
@@ -113,79 +116,34 @@ if (!(lambdaU >= 0)) throw new Error(`--lambda-u: a weight >= 0, not ${args["lam
 const width = Number(args.width);
 const blocks = (args.blocks ?? "1,1,1").split(",").map(Number);
 const arms = (args.arms ?? "").split(",").filter(Boolean);
-const fractions = (args.fractions ?? "").split(",").map(Number);
+/** `--fractions none`: pretrain (and save the encoder) only. */
+const fractions = args.fractions === "none" ? [] : (args.fractions ?? "").split(",").map(Number);
+if (fractions.some((f) => !(f > 0 && f <= 1)))
+  throw new Error(`--fractions: values in (0, 1] or none, not ${args.fractions}`);
+const ssl = {
+  temperature: Number(args["ssl-temperature"]),
+  lr: Number(args["ssl-lr"]),
+  batch: Number(args["ssl-batch"]),
+  cropMin: Number(args["ssl-crop-min"]),
+};
+if (
+  !(
+    ssl.temperature > 0 &&
+    ssl.lr > 0 &&
+    Number.isInteger(ssl.batch) &&
+    ssl.batch >= 2 &&
+    ssl.cropMin > 0 &&
+    ssl.cropMin <= 1
+  )
+)
+  throw new Error(
+    `--ssl-temperature/--ssl-lr > 0, --ssl-batch an integer >= 2, --ssl-crop-min in (0, 1]: ${JSON.stringify(ssl)}`,
+  );
+if (fractions.length === 0 && !(arms.includes("sslfm") && args["save-encoder"] && !args["encoder-dir"]))
+  throw new Error("--fractions none pretrains only: give --arms sslfm and --save-encoder");
 const out = args.out ?? "results.jsonl";
 if (args["save-model"] && arms.length * fractions.length !== 1)
   throw new Error("--save-model keeps one model: give one arm and one fraction");
-
-interface Data {
-  name: string;
-  train: ImageSet;
-  trainLabels: number[];
-  /** KL grade per training image (knee only). */
-  trainGrades?: number[];
-  /** Group id per training image (patient for knee, the image itself otherwise). */
-  groups: string[];
-  test: ImageSet;
-  testLabels: number[];
-  testSplit: string;
-}
-
-async function loadData(): Promise<Data> {
-  if (args.dataset === "pneumonia") {
-    const size = args.size ? Number(args.size) : 28;
-    const d = await readMedMnistNpz("/work/shared/data/pneumoniamnist/pneumoniamnist.npz", { size });
-    const train = d.train;
-    const test = d.test;
-    if (!train || !test) throw new Error("npz lacks train/test");
-    return {
-      name: "pneumoniamnist",
-      train: train.images,
-      trainLabels: train.labels,
-      groups: train.labels.map((_, i) => String(i)),
-      test: test.images,
-      testLabels: test.labels,
-      testSplit: "test",
-    };
-  }
-  const size = args.size ? Number(args.size) : 64;
-  const k = await loadKneeDataset({ root: "/work/shared/data/knee-oa-128", size, cacheDir: ".cache/knee" });
-  const tr = kneeSplit(k, "train");
-  const va = kneeSplit(k, "val");
-  return {
-    name: `knee-oa-${size}`,
-    train: tr.images,
-    trainLabels: tr.rows.map((r) => r.oa_kl_ge2),
-    trainGrades: tr.rows.map((r) => r.kl_grade),
-    groups: tr.rows.map((r) => r.patient_id),
-    test: va.images,
-    testLabels: va.rows.map((r) => r.oa_kl_ge2),
-    testSplit: "val",
-  };
-}
-
-/** Samples a labelled fraction by group (patient), stratified by the group's majority label. */
-function sampleLabelled(data: Data, fraction: number, s: number): number[] {
-  if (fraction >= 1) return data.trainLabels.map((_, i) => i);
-  const byGroup = new Map<string, number[]>();
-  data.groups.forEach((g, i) => {
-    const list = byGroup.get(g) ?? [];
-    list.push(i);
-    byGroup.set(g, list);
-  });
-  const rng = createRng(mixSeed(s, 77, Math.round(fraction * 1e6)));
-  const strata: [string[], string[]] = [[], []];
-  for (const [g, idx] of byGroup) {
-    const pos = idx.filter((i) => data.trainLabels[i] === 1).length;
-    strata[pos * 2 >= idx.length ? 1 : 0].push(g);
-  }
-  const chosen: number[] = [];
-  for (const groups of strata) {
-    const want = Math.max(1, Math.round(groups.length * fraction));
-    for (const g of rng.shuffle(groups.slice()).slice(0, want)) chosen.push(...(byGroup.get(g) ?? []));
-  }
-  return chosen.sort((a, b) => a - b);
-}
 
 type Stem = "auto" | "small" | "large";
 const stem: Stem = args.stem === "small" || args.stem === "large" ? args.stem : "auto";
@@ -201,7 +159,7 @@ const headKeys = [schema.gate.key, ...schema.findings.map((f) => f.key)];
 async function main() {
   const backend = await initBackend({ prefer: "wasm" });
   const t0 = performance.now();
-  const data = await loadData();
+  const data = await loadData(args.dataset ?? "pneumonia", args.size ? Number(args.size) : undefined);
   const inputSize = data.train.size;
   const encoderCfg = { inputSize, width, blocks, stem };
   console.error(
@@ -211,18 +169,21 @@ async function main() {
 
   let pretrained: ReturnType<typeof buildEncoder> | null = null;
   let sslSeconds = 0;
+  let sslRecipe: typeof ssl | null = null;
   if (arms.includes("sslfm") && args["encoder-dir"]) {
     const encDir = args["encoder-dir"];
     while (!existsSync(join(encDir, "metadata.json"))) await new Promise((r) => setTimeout(r, 5000));
     const loaded = await loadEncoder(encDir);
     const extra = loaded.meta.extra as
-      | { sslSeconds?: number; sslSteps?: number; sslMethod?: string }
+      | { sslSeconds?: number; sslSteps?: number; sslMethod?: string; ssl?: typeof ssl }
       | undefined;
     // Encoders saved before --ssl-method existed were all SimCLR. A method asked for must match.
     const savedMethod = extra?.sslMethod ?? "simclr";
     if (args["ssl-method"] !== undefined && args["ssl-method"] !== savedMethod)
       throw new Error(`${encDir} was pretrained with ${savedMethod}, not --ssl-method ${args["ssl-method"]}`);
     sslMethod = savedMethod;
+    // The recipe the encoder was pretrained with (encoders saved before it was recorded: the defaults).
+    sslRecipe = extra?.ssl ?? null;
     sslSeconds = Number(extra?.sslSeconds ?? 0);
     // The loaded encoder's own step count, not this run's --ssl-steps (which it did not use). An
     // encoder saved without one needs --ssl-steps given (the default once stood in for 300).
@@ -234,31 +195,32 @@ async function main() {
   } else if (arms.includes("sslfm")) {
     const enc = buildEncoder(encoderCfg);
     const ts = performance.now();
-    const sslBatch = 64;
+    const sslBatch = ssl.batch;
     const perEpoch = Math.floor(data.train.count / sslBatch);
     const epochs = Math.max(1, Math.ceil(sslSteps / perEpoch));
     const res = await getPretrainer(sslMethod).pretrain({
       config: {
         seed,
         batchSize: sslBatch,
-        lr: 2e-3,
-        temperature: 0.2,
+        lr: ssl.lr,
+        temperature: ssl.temperature,
         warmupEpochs: Math.min(1, epochs / 10),
         stepsPerEpoch: Math.ceil(sslSteps / epochs),
       },
       encoder: enc,
       encoderConfig: encoderCfg,
       stages: [{ name: data.name, data: data.train, epochs }],
-      view: (x, rng) => sslView(x, rng),
+      view: (x, rng) => sslView(x, rng, { scale: [ssl.cropMin, 1] }),
       onEpoch: (m) =>
         console.error(`ssl epoch ${m.globalEpoch} loss ${m.loss.toFixed(4)} ${m.seconds.toFixed(0)}s`),
     });
     sslSeconds = (performance.now() - ts) / 1000;
     console.error(`ssl done: ${res.metrics.length} epochs, ${sslSeconds.toFixed(0)}s`);
     pretrained = enc;
+    sslRecipe = ssl;
     if (args["save-encoder"]) {
       await saveEncoder(enc, encoderConfig(encoderCfg), { mean: 0.5, std: 0.25 }, args["save-encoder"], {
-        extra: { sslSeconds, sslSteps, sslMethod },
+        extra: { sslSeconds, sslSteps, sslMethod, ssl },
       });
     }
   }
@@ -372,6 +334,7 @@ async function main() {
         trainSeconds: (performance.now() - tr) / 1000,
         sslSteps: arm === "sslfm" ? sslSteps : 0,
         ...(arm === "sslfm" ? { sslMethod } : {}),
+        ...(arm === "sslfm" && sslRecipe ? { sslRecipe } : {}),
         encoderLrScale: arm === "sslfm" ? encoderLrScale : 1,
         sslSeconds: arm === "sslfm" ? sslSeconds : 0,
         backend: backend.detail,
