@@ -220,6 +220,8 @@ describe("ops", () => {
     const n1 = gaussianNoise(mid, [0.05], 11);
     const n2 = gaussianNoise(mid, [0.05], 11);
     expect(maxAbsDiff(n1, n2)).toBe(0);
+    // Seed 0 is a seed like any other (TF.js alone would read it as "unseeded").
+    expect(maxAbsDiff(gaussianNoise(mid, [0.05], 0), gaussianNoise(mid, [0.05], 0))).toBe(0);
     expect(Math.sqrt(variance(n1))).toBeCloseTo(0.05, 2);
     expect(
       maxAbsDiff(

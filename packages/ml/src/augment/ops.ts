@@ -8,6 +8,7 @@
  * kernel mishandles batchDims, so `equalize` gathers from a flattened table instead.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { tfjsSeed } from "../train/seed.js";
 
 export interface AffineParams {
   /** Mirror left-right. */
@@ -441,7 +442,7 @@ export function gaussianBlur(x: tf.Tensor4D, sigma: ReadonlyArray<number>): tf.T
 export function gaussianNoise(x: tf.Tensor4D, std: ReadonlyArray<number>, seed: number): tf.Tensor4D {
   return tf.tidy(() => {
     if (std.every((s) => s === 0)) return tf.clone(x);
-    const noise = tf.randomNormal(x.shape, 0, 1, "float32", seed);
+    const noise = tf.randomNormal(x.shape, 0, 1, "float32", tfjsSeed(seed));
     return clip01(tf.add(x, tf.mul(noise, perSample(std, x.shape[0], "gaussianNoise"))));
   });
 }

@@ -8,3 +8,11 @@ export function mixSeed(...parts: number[]): number {
   }
   return h >>> 0;
 }
+
+/**
+ * A seed for tf.random* ops. TF.js treats a seed of 0 as "no seed" and draws from Math.random,
+ * so 0 is mapped to 2^31 - 1 (every other value passes unchanged).
+ */
+export function tfjsSeed(seed: number): number {
+  return seed === 0 ? 2147483647 : seed;
+}

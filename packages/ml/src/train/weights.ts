@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type * as tfl from "@tensorflow/tfjs-layers";
+import { tfjsSeed } from "./seed.js";
 
 /** The trainable variables of a model, in a stable order. */
 export function trainableVariables(model: tfl.LayersModel | tfl.layers.Layer): tf.Variable[] {
@@ -17,7 +18,7 @@ export function seedKernels(model: { weights: tfl.LayersModel["weights"] }, seed
     const shape = w.shape.map((d) => d ?? 1);
     const fanIn = shape.slice(0, -1).reduce((a, b) => a * b, 1);
     const v = tf.tidy(() =>
-      tf.truncatedNormal(shape, 0, Math.sqrt(2 / fanIn), "float32", (seed + i * 7919) % 2147483647),
+      tf.truncatedNormal(shape, 0, Math.sqrt(2 / fanIn), "float32", tfjsSeed((seed + i * 7919) % 2147483647)),
     );
     w.write(v);
     v.dispose();
