@@ -9,7 +9,8 @@
  *   pnpm exec tsx bench/label-efficiency/probe.ts --dataset knee --size 64 --fractions 0.05,1 \
  *     .cache/bench-knee-enc9-s0 random:16:large
  *
- * An argument `random:WIDTH:STEM` probes a freshly initialized encoder (seeded) as the floor.
+ * An argument `random:WIDTH:STEM` probes a freshly initialized encoder (kernels drawn from --seed)
+ * as the floor.
  */
 import { parseArgs } from "node:util";
 import { initBackend } from "../../packages/ml/src/backend/index.js";
@@ -19,6 +20,7 @@ import { auroc } from "../../packages/ml/src/metrics/index.js";
 import { encoderConfigSchema } from "../../packages/ml/src/models/config.js";
 import { buildEncoder } from "../../packages/ml/src/models/resnet.js";
 import { embed, normalizeImages } from "../../packages/ml/src/ssl/pretrain.js";
+import { seedKernels } from "../../packages/ml/src/train/weights.js";
 import { loadData, sampleLabelled } from "./data.js";
 
 const { values: args, positionals } = parseArgs({
@@ -160,6 +162,7 @@ async function main() {
         stem: stem ?? "auto",
       });
       encoder = buildEncoder(cfg);
+      seedKernels(encoder, seed);
     } else {
       const loaded = await loadEncoder(spec);
       if (loaded.meta.inputSize !== data.train.size)
