@@ -42,6 +42,7 @@ const l2s = (args.l2 ?? "").split(",").map(Number);
 /** Embeddings of every image, batch by batch, as rows of a Float64Array (count x dim). */
 function embedAll(encoder: Parameters<typeof embed>[0], set: ImageSet, mean: number, std: number) {
   const rows: Float32Array[] = [];
+  let dim = 0;
   for (let i = 0; i < set.count; i += 256) {
     const idx = Array.from({ length: Math.min(256, set.count - i) }, (_, j) => i + j);
     const raw = imageBatch(set, idx);
@@ -49,10 +50,10 @@ function embedAll(encoder: Parameters<typeof embed>[0], set: ImageSet, mean: num
     raw.dispose();
     const e = embed(encoder, x, false);
     x.dispose();
+    dim = e.shape[1];
     rows.push(e.dataSync() as Float32Array);
     e.dispose();
   }
-  const dim = (rows[0]?.length ?? 0) / Math.min(256, set.count);
   const out = new Float64Array(set.count * dim);
   let o = 0;
   for (const r of rows) for (const v of r) out[o++] = v;
@@ -79,22 +80,35 @@ function logisticProbe(
     for (let d = 0; d < dim; d++) sd[d] = (sd[d] ?? 0) + ((xTr[i * dim + d] ?? 0) - (mu[d] ?? 0)) ** 2 / n;
   for (let d = 0; d < dim; d++) sd[d] = Math.sqrt(sd[d] ?? 0) || 1;
   const p = dim + 1;
-  const feat = (x: Float64Array, i: number, d: number) =>
-    d === dim ? 1 : ((x[i * dim + d] ?? 0) - (mu[d] ?? 0)) / (sd[d] ?? 1);
+  // Design matrices, standardized once: p columns, the last the intercept's 1.
+  const design = (x: Float64Array) => {
+    const rows = x.length / dim;
+    const z = new Float64Array(rows * p);
+    for (let i = 0; i < rows; i++) {
+      for (let d = 0; d < dim; d++) z[i * p + d] = ((x[i * dim + d] ?? 0) - (mu[d] ?? 0)) / (sd[d] ?? 1);
+      z[i * p + dim] = 1;
+    }
+    return z;
+  };
+  const zTr = design(xTr);
   const w = new Float64Array(p);
+  const logit = (z: Float64Array, i: number) => {
+    let v = 0;
+    for (let d = 0; d < p; d++) v += (w[d] ?? 0) * (z[i * p + d] ?? 0);
+    return v;
+  };
   for (let iter = 0; iter < 30; iter++) {
     const g = new Float64Array(p);
     const h = new Float64Array(p * p);
     for (let i = 0; i < n; i++) {
-      let z = 0;
-      for (let d = 0; d < p; d++) z += (w[d] ?? 0) * feat(xTr, i, d);
-      const q = 1 / (1 + Math.exp(-z));
+      const q = 1 / (1 + Math.exp(-logit(zTr, i)));
       const r = q - (yTr[i] ?? 0);
       const s = q * (1 - q);
       for (let a = 0; a < p; a++) {
-        const fa = feat(xTr, i, a);
+        const fa = zTr[i * p + a] ?? 0;
         g[a] = (g[a] ?? 0) + (r * fa) / n;
-        for (let b = 0; b <= a; b++) h[a * p + b] = (h[a * p + b] ?? 0) + (s * fa * feat(xTr, i, b)) / n;
+        for (let b = 0; b <= a; b++)
+          h[a * p + b] = (h[a * p + b] ?? 0) + (s * fa * (zTr[i * p + b] ?? 0)) / n;
       }
     }
     for (let a = 0; a < dim; a++) {
@@ -111,14 +125,8 @@ function logisticProbe(
     }
     if (Math.sqrt(norm) < 1e-8) break;
   }
-  const m = xTe.length / dim;
-  const scores = new Float64Array(m);
-  for (let i = 0; i < m; i++) {
-    let z = 0;
-    for (let d = 0; d < p; d++) z += (w[d] ?? 0) * feat(xTe, i, d);
-    scores[i] = z;
-  }
-  return scores;
+  const zTe = design(xTe);
+  return Float64Array.from({ length: xTe.length / dim }, (_, i) => logit(zTe, i));
 }
 
 /** Solves the symmetric positive-definite system A x = b (Cholesky). */
