@@ -81,6 +81,8 @@ const { values: args } = parseArgs({
     "labelled-aug": { type: "string", default: "weak" },
     /** Beta(a, a) mixup of the labelled batch (0: off). */
     mixup: { type: "string", default: "0" },
+    /** Beta(a, a) mixup among the pseudo-labelled strong views (0: off; fixmatch.mixup). */
+    "mixup-u": { type: "string", default: "0" },
     /** Weight of the unsupervised loss (FixMatch's lambda_u). */
     "lambda-u": { type: "string", default: "1" },
     /** Save each run's final (EMA) classifier here (one fraction and arm per process). */
@@ -111,6 +113,8 @@ let sslMethod: string =
   args["ssl-method"] === undefined ? "simclr" : choice("ssl-method", ["simclr", "simsiam"]);
 const mixup = Number(args.mixup);
 if (!(mixup >= 0)) throw new Error(`--mixup: a Beta parameter >= 0 (0: off), not ${args.mixup}`);
+const mixupU = Number(args["mixup-u"]);
+if (!(mixupU >= 0)) throw new Error(`--mixup-u: a Beta parameter >= 0 (0: off), not ${args["mixup-u"]}`);
 const lambdaU = Number(args["lambda-u"]);
 if (!(lambdaU >= 0)) throw new Error(`--lambda-u: a weight >= 0, not ${args["lambda-u"]}`);
 const width = Number(args.width);
@@ -279,6 +283,7 @@ async function main() {
             distributionAlignment: true,
             pseudoLabels,
             targets,
+            mixup: mixupU,
           },
           ema: { enabled: true, decay: 0.99 },
         },
@@ -307,6 +312,7 @@ async function main() {
         ...(arm !== "sup" && lambdaU !== 1 ? { lambdaU } : {}),
         ...(labelledAugment !== "weak" ? { labelledAugment } : {}),
         ...(mixup > 0 ? { mixup } : {}),
+        ...(arm !== "sup" && mixupU > 0 ? { unlabelledMixup: mixupU } : {}),
         weighting: arm === "sup" ? null : weighting,
         ...(arm === "sslfm" && args["encoder-dir"] ? { encoderDir: args["encoder-dir"] } : {}),
         pseudoLabels: arm === "sup" ? null : teachers.length > 0 ? "teacher" : pseudoLabels,

@@ -63,6 +63,7 @@ const FLAGS = {
   "lambda-u": { type: "string" },
   "labelled-aug": { type: "string" },
   mixup: { type: "string" },
+  "unlabelled-mixup": { type: "string" },
   encoder: { type: "string" },
   "encoder-lr-scale": { type: "string" },
   temperature: { type: "string" },
@@ -131,6 +132,7 @@ export async function resolveConfig(
   if (f.targets) fixmatch.targets = f.targets;
   if (f.mu) fixmatch.mu = num(f.mu);
   if (f["lambda-u"]) fixmatch.lambdaU = num(f["lambda-u"]);
+  if (f["unlabelled-mixup"]) fixmatch.mixup = num(f["unlabelled-mixup"]);
   if (Object.keys(fixmatch).length > 0) fitSettings.fixmatch = fixmatch;
   if (f.encoder) (fit as Record<string, unknown>).encoder = f.encoder;
   if (f.teacher?.length)
@@ -454,7 +456,7 @@ export const researchCommands: Command[] = [
   {
     name: "fit",
     summary: "fine-tune gate + finding heads: FixMatch (default) or --supervised",
-    usage: `fit ${common} [--labelled-fraction 0.05] [--encoder runs/<pretrain>] [--encoder-lr-scale 1] [--supervised] [--epochs 10] [--threshold 0.8] [--weighting threshold|softmatch] [--pseudo-labels model|ema] [--teacher runs/<fit> ...] [--targets hard|soft] [--mu 2] [--lambda-u 1] [--labelled-aug weak|strong] [--mixup 0] [--resume]`,
+    usage: `fit ${common} [--labelled-fraction 0.05] [--encoder runs/<pretrain>] [--encoder-lr-scale 1] [--supervised] [--epochs 10] [--threshold 0.8] [--weighting threshold|softmatch] [--pseudo-labels model|ema] [--teacher runs/<fit> ...] [--targets hard|soft] [--mu 2] [--lambda-u 1] [--labelled-aug weak|strong] [--mixup 0] [--unlabelled-mixup 0] [--resume]`,
     run: fitCmd,
   },
   {

@@ -16,6 +16,7 @@ import {
   alignBinary,
   type FitOptions,
   fitClassifier,
+  mixPseudoLabelled,
   mixupBatch,
   sampleBeta,
   softmatchWeight,
@@ -109,6 +110,49 @@ describe("mixup of the labelled batch", () => {
   });
 });
 
+describe("mixup of the pseudo-labelled unlabelled views", () => {
+  it("pairs only rows that carry a pseudo-label, mixes their targets and multiplies their weights", () => {
+    // Four 1x1 images, one head; row 2 fell below the threshold (weight 0).
+    const x = tf.tensor4d([10, 20, 30, 40], [4, 1, 1, 1]);
+    const y = Float32Array.from([1, 0, 1, 0]);
+    const w = Float32Array.from([1, 0.5, 0, 1]);
+    const before = tf.memory().numTensors;
+    const m = mixPseudoLabelled(x, y, w, 1, createRng(3), 0.5);
+    if (!m) throw new Error("expected a mixed batch");
+    expect(tf.memory().numTensors).toBe(before + 1);
+    const xs = Array.from(m.x.dataSync());
+    // The row without a pseudo-label is untouched and keeps weight 0.
+    expect(xs[2]).toBe(30);
+    expect(m.mask[2]).toBe(0);
+    // Every other row is lam * itself + (1 - lam) * a kept partner, lam >= 0.5, and its target is
+    // the same mix of the two pseudo-labels; its weight is the product of the pair's.
+    const kept = [0, 1, 3];
+    const partners: number[] = [];
+    for (const i of kept) {
+      const own = [10, 20, 30, 40][i]!;
+      const match = kept.find((j) => {
+        const other = [10, 20, 30, 40][j]!;
+        if (j === i) return Math.abs(xs[i]! - own) < 1e-4;
+        const lam = (xs[i]! - other) / (own - other);
+        return (
+          lam >= 0.5 - 1e-6 && lam <= 1 + 1e-6 && Math.abs(m.y[i]! - (lam * y[i]! + (1 - lam) * y[j]!)) < 1e-5
+        );
+      });
+      expect(match).toBeDefined();
+      partners.push(match!);
+      expect(m.mask[i]).toBeCloseTo(w[i]! * w[match!]!, 6);
+    }
+    // Partners are a permutation of the kept rows.
+    expect(partners.slice().sort()).toEqual(kept);
+    // The same generator state gives the same batch.
+    const again = mixPseudoLabelled(x, y, w, 1, createRng(3), 0.5)!;
+    expect(Array.from(again.x.dataSync())).toEqual(xs);
+    // Fewer than two pseudo-labelled rows: nothing to mix.
+    expect(mixPseudoLabelled(x, y, Float32Array.from([0, 0, 1, 0]), 1, createRng(3), 0.5)).toBeNull();
+    tf.dispose([x, m.x, again.x]);
+  });
+});
+
 describe("gated prediction", () => {
   it("reports each finding with the gate and the product", () => {
     const g = gatedPrediction(["abn", "a", "b"], [0.8, 0.5, 0.25]);
@@ -184,7 +228,19 @@ describe("FixMatch trainer", () => {
         return strongAugment(x, rng);
       },
     };
-    const fit = async (extra: { labelledAugment?: "weak" | "strong"; mixup?: number }, fixmatch: boolean) => {
+    const fit = async (
+      {
+        unlabelledMixup,
+        threshold,
+        ...extra
+      }: {
+        labelledAugment?: "weak" | "strong";
+        mixup?: number;
+        unlabelledMixup?: number;
+        threshold?: number;
+      },
+      fixmatch: boolean,
+    ) => {
       calls.weak = [];
       calls.strong = [];
       const net = buildClassifier({ encoder, schema });
@@ -196,7 +252,12 @@ describe("FixMatch trainer", () => {
           stepsPerEpoch: 2,
           lr: 3e-3,
           ...extra,
-          fixmatch: { enabled: fixmatch, mu: 2 },
+          fixmatch: {
+            enabled: fixmatch,
+            mu: 2,
+            mixup: unlabelledMixup ?? 0,
+            ...(threshold ? { threshold } : {}),
+          },
         },
         net,
         labelled: { images: data.images, labels },
@@ -224,6 +285,15 @@ describe("FixMatch trainer", () => {
     // Mixed targets are fractional, so the labelled loss differs from the unmixed run of the seed.
     const plain = await fit({ labelledAugment: "strong" }, true);
     expect(mixed.supervisedLoss).not.toBeCloseTo(plain.supervisedLoss, 6);
+    // Mixup of the unlabelled stream (threshold 0.5 keeps every pseudo-label of the barely trained
+    // net): no leak, every row still counts, and the mixed targets change the unsupervised loss.
+    const beforeU = tf.memory().numTensors;
+    const mixedU = await fit({ labelledAugment: "strong", unlabelledMixup: 0.5, threshold: 0.5 }, true);
+    expect(tf.memory().numTensors).toBe(beforeU);
+    expect(mixedU.maskRate.abnormal).toBe(1);
+    expect(Number.isFinite(mixedU.unsupervisedLoss)).toBe(true);
+    const unmixedU = await fit({ labelledAugment: "strong", threshold: 0.5 }, true);
+    expect(mixedU.unsupervisedLoss).not.toBeCloseTo(unmixedU.unsupervisedLoss, 6);
   }, 600_000);
 
   it("softmatch weighting gives soft pseudo-label weights (mean weight per head) and leaks no tensors", async () => {

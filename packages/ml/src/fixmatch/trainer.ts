@@ -85,6 +85,15 @@ export const fitConfigSchema = z
          * trained teacher.
          */
         targets: z.enum(["hard", "soft"]).default("hard"),
+        /**
+         * Mixup of the unlabelled stream (interpolation consistency, as ICT and MixMatch use it):
+         * each strong view that carries a pseudo-label is mixed with another such view of the
+         * batch, weight lambda ~ Beta(mixup, mixup) taken as max(lambda, 1 - lambda), and its target
+         * is the same mix of the two pseudo-labels (weight: the product of theirs). It asks for a
+         * prediction that moves smoothly between images, which suits a finding graded on a scale
+         * (osteoarthritis: Kellgren-Lawrence). 0 = off.
+         */
+        mixup: z.number().min(0).default(0),
       })
       .strict()
       .default({
@@ -99,6 +108,7 @@ export const fitConfigSchema = z
         softmatchSigmas: 2,
         pseudoLabels: "model",
         targets: "hard",
+        mixup: 0,
       }),
     ema: z
       .object({ enabled: z.boolean().default(true), decay: z.number().min(0).max(1).default(0.99) })
@@ -388,6 +398,7 @@ export async function fitClassifier(opts: FitOptions): Promise<FitResult> {
                     }
                   : null,
               softTargets: cfg.fixmatch.targets === "soft",
+              unlabelledMixup: cfg.fixmatch.mixup,
               dropoutSeed: mixSeed(cfg.seed, 300, globalStep),
             });
             return { ...res, loss: res.total };
@@ -494,6 +505,41 @@ export function mixupBatch(
   return { x: mixedX, y, mask };
 }
 
+/**
+ * Mixup among the pseudo-labelled rows of an unlabelled batch: the rows with any head's weight
+ * above 0 are paired by a shuffle among themselves (the others stay as they are, weight 0), and
+ * `mixupBatch` mixes their images, targets and weights (the product of the pair's). Null when
+ * fewer than two rows carry a pseudo-label (nothing to mix; no random draws are taken then).
+ */
+export function mixPseudoLabelled(
+  x: tf.Tensor4D,
+  y: Float32Array,
+  weight: Float32Array,
+  heads: number,
+  rng: Rng,
+  alpha: number,
+): { x: tf.Tensor4D; y: Float32Array; mask: Float32Array } | null {
+  const n = x.shape[0];
+  const kept: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let w = 0;
+    for (let k = 0; k < heads; k++) w += weight[i * heads + k] ?? 0;
+    if (w > 0) kept.push(i);
+  }
+  if (kept.length < 2) return null;
+  const partners = rng.shuffle(kept.slice());
+  const perm = Array.from({ length: n }, (_, i) => i);
+  kept.forEach((i, j) => {
+    perm[i] = partners[j] ?? i;
+  });
+  const lam = Array.from({ length: n }, () => 1);
+  for (const i of kept) {
+    const l = sampleBeta(rng, alpha, alpha);
+    lam[i] = Math.max(l, 1 - l);
+  }
+  return mixupBatch(x, { y, mask: weight, heads }, lam, perm);
+}
+
 interface StepResult {
   total: number;
   supervised: number;
@@ -528,6 +574,8 @@ async function trainStep(a: {
   weighting: { stats: ConfidenceStats | null; momentum: number; sigmas: number } | null;
   /** The aligned probabilities themselves are the targets, every one weighing 1. */
   softTargets: boolean;
+  /** Beta(a, a) mixup among the strong views that carry a pseudo-label; 0 = off. */
+  unlabelledMixup: number;
   dropoutSeed: number;
 }): Promise<StepResult> {
   const { net } = a;
@@ -610,8 +658,19 @@ async function trainStep(a: {
         mk[i * K + k] = a.softTargets ? 1 : w;
         maskRate[k] = (maskRate[k] ?? 0) + w / nU;
       }
-    pseudo = tf.tensor2d(yh, [nU, K]);
-    pmask = tf.tensor2d(mk, [nU, K]);
+    let yu: Float32Array = yh;
+    let wu: Float32Array = mk;
+    if (a.unlabelledMixup > 0) {
+      const mixed = mixPseudoLabelled(strong, yu, wu, K, a.rng, a.unlabelledMixup);
+      if (mixed) {
+        strong.dispose();
+        strong = mixed.x;
+        yu = mixed.y;
+        wu = mixed.mask;
+      }
+    }
+    pseudo = tf.tensor2d(yu, [nU, K]);
+    pmask = tf.tensor2d(wu, [nU, K]);
   }
 
   const yT = tf.tensor2d(y, [nL, K]);
