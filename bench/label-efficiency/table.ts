@@ -42,6 +42,8 @@ interface Row {
   labelledAugment?: string;
   /** Beta parameter of the labelled batch's mixup (absent: off). */
   mixup?: number;
+  /** Beta parameter of the mixup among pseudo-labelled strong views (absent: off). */
+  unlabelledMixup?: number;
   /** "model" (or absent), "ema" or "teacher". */
   pseudoLabels?: string | null;
   /** One teacher (rows before ensembles) or the ensemble's members. */
@@ -98,6 +100,7 @@ const runKey = (r: Row) =>
     r.lambdaU ?? 1,
     r.labelledAugment ?? "weak",
     r.mixup ?? 0,
+    r.unlabelledMixup ?? 0,
   ]);
 const firstOf = new Map<string, Row>();
 const repeats: [Row, Row][] = [];
@@ -158,6 +161,8 @@ const columnOf = (r: Row): string => {
   if (lrScale !== 1) parts.push([`^${lrScale}`, `encoder lr x${lrScale}`]);
   if ((r.lambdaU ?? 1) !== 1) parts.push([`*${r.lambdaU}`, `lambda_u ${r.lambdaU}`]);
   parts.push(...labelled);
+  if ((r.unlabelledMixup ?? 0) > 0)
+    parts.push([`&umixup${r.unlabelledMixup}`, `unlabelled mixup ${r.unlabelledMixup}`]);
   parts.push(...widthOf(r));
   if (r.pseudoLabels === "ema") parts.push(["%ema", "EMA pseudo-labels"]);
   if (r.pseudoLabels === "teacher") {
