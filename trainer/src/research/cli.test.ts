@@ -47,6 +47,7 @@ describe("pnpm trainer", () => {
       out.mockClear();
       expect(await main(["fit", "--data", "x", "-h"])).toBe(0);
       expect(out.mock.calls.map((c) => String(c[0])).join("")).toContain("--mixup");
+      expect(out.mock.calls.map((c) => String(c[0])).join("")).toContain("--unlabelled-mixup");
     } finally {
       out.mockRestore();
     }
@@ -252,17 +253,21 @@ describe("pnpm trainer", () => {
           "0.4",
           "--lambda-u",
           "2",
+          "--unlabelled-mixup",
+          "0.5",
           "--run-dir",
           reg,
         ]),
       ).toBe(0);
       const regCfg = JSON.parse(await readFile(join(reg, "config.json"), "utf8")) as {
-        fit: { settings: { labelledAugment: string; mixup: number; fixmatch: { lambdaU: number } } };
+        fit: {
+          settings: { labelledAugment: string; mixup: number; fixmatch: { lambdaU: number; mixup: number } };
+        };
       };
       expect(regCfg.fit.settings).toMatchObject({
         labelledAugment: "strong",
         mixup: 0.4,
-        fixmatch: { lambdaU: 2 },
+        fixmatch: { lambdaU: 2, mixup: 0.5 },
       });
       await expect(
         main([...sized, "--labelled-aug", "medium", "--run-dir", join(dir, "fit-bad-view")]),
